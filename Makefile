@@ -1,0 +1,32 @@
+# Two commands on a fresh machine with Python >= 3.10:
+#   make demo   set up .venv, install seqmodels, run the main demo
+#   make test   set up .venv, install seqmodels[test], run the fast test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup demo test test-all bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(BIN)/python -m experiments.delay_sum --workdir=workdirs/delay_sum
+
+test: setup
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests
+
+test-all: setup
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m '' tests
+
+bench: setup
+	$(BIN)/python -m benchmarks.rnn
+
+clean:
+	rm -rf $(VENV) workdirs .pytest_cache .hypothesis
