@@ -1,0 +1,1 @@
+"""Full models, each a composition of seqmodels layers (init/apply pairs)."""
