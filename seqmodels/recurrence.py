@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from seqmodels.array_types import Array, Float, Int, Key, Params
+from seqmodels.cells import fused as fused_lib
 from seqmodels.cells.base import Carry, Cell
 from seqmodels.nn import dropout as dropout_lib
 
@@ -76,6 +77,22 @@ def reverse_valid(xs: Array, length: Array | int | None) -> Array:
     t = jnp.arange(T)
     index = jnp.where(t < length, length - 1 - t, t)  # [T]
     return jnp.take(xs, index, axis=0)
+
+
+def check_batch(xs: Array, lengths, input_size: int, name: str) -> None:
+    if xs.ndim != 3 or xs.shape[-1] != input_size:
+        raise ValueError(f"{name}: expected a batch xs [B, T, D] with D={input_size}, got {tuple(xs.shape)}")
+    if lengths is not None and (jnp.ndim(lengths) != 1 or jnp.shape(lengths)[0] != xs.shape[0]):
+        raise ValueError(f"{name}: expected lengths [B] with B={xs.shape[0]}, got shape {tuple(jnp.shape(lengths))}")
+
+
+def _vmap_apply(layer, params, xs, lengths, initial_carry):
+    """vmap of layer.apply over the batch (params shared; carries batched if given)."""
+    carry_axis = None if initial_carry is None else 0
+    if lengths is None:
+        return jax.vmap(lambda x, c: layer.apply(params, x, initial_carry=c), (0, carry_axis))(xs, initial_carry)
+    return jax.vmap(lambda x, l, c: layer.apply(params, x, length=l, initial_carry=c),
+                    (0, 0, carry_axis))(xs, lengths, initial_carry)
 
 
 def _where_tree(pred, new, old):
@@ -202,6 +219,12 @@ class RNN:
     """A cell run over time: `init(key)`, `apply(params, xs, *, length, initial_carry) -> (carry, ys)`.
 
     parallel: for cells with `linear_coefficients`, use the associative scan.
+    fused:    in `apply_batch`, use the fused whole-batch kernel with its
+              hand-written backward pass where the cell supports it
+              (`seqmodels.cells.fused`; default: whenever supported).
+
+    `apply` is for one sequence (vmap it yourself); `apply_batch` is the model
+    boundary: xs [B, T, D], lengths [B], and it picks the fastest path.
     """
 
     cell: Cell
@@ -209,6 +232,7 @@ class RNN:
     hoist: bool | None = None
     unroll: int = 1
     parallel: bool = True
+    fused: bool | None = None
 
     @property
     def input_size(self) -> int:
@@ -232,6 +256,20 @@ class RNN:
                                     reverse=self.reverse)
         return scan(self.cell, params, xs, length=length, initial_carry=initial_carry,
                     reverse=self.reverse, hoist=self.hoist, unroll=self.unroll)
+
+    def apply_batch(self, params: Params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None,
+                    key: Key | None = None) -> tuple[Carry, Array]:
+        """Batched `apply`: xs [B, T, D], lengths [B] -> (carries with a leading B axis, ys [B, T, H])."""
+        del key
+        check_batch(xs, lengths, self.input_size, type(self.cell).__name__)
+        if self.fused if self.fused is not None else fused_lib.supported(self.cell):
+            if self.reverse:
+                xs = jax.vmap(reverse_valid)(xs, lengths) if lengths is not None else xs[:, ::-1]
+            carry, ys = fused_lib.batch(self.cell, params, xs, lengths=lengths, initial_carry=initial_carry)
+            if self.reverse:
+                ys = jax.vmap(reverse_valid)(ys, lengths) if lengths is not None else ys[:, ::-1]
+            return carry, ys
+        return _vmap_apply(self, params, xs, lengths, initial_carry)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,8 +319,16 @@ class Bidirectional:
         init = initial_carry or {"forward": None, "backward": None}
         cf, yf = self.forward.apply(params["forward"], xs, length=length, initial_carry=init["forward"])
         cb, yb = self.backward.apply(params["backward"], xs, length=length, initial_carry=init["backward"])
-        ys = jnp.concatenate([yf, yb], axis=-1) if self.merge == "concat" else yf + yb
-        return {"forward": cf, "backward": cb}, ys
+        return {"forward": cf, "backward": cb}, self._merge(yf, yb)
+
+    def apply_batch(self, params: Params, xs, *, lengths=None, initial_carry=None, key=None):
+        init = initial_carry or {"forward": None, "backward": None}
+        cf, yf = self.forward.apply_batch(params["forward"], xs, lengths=lengths, initial_carry=init["forward"])
+        cb, yb = self.backward.apply_batch(params["backward"], xs, lengths=lengths, initial_carry=init["backward"])
+        return {"forward": cf, "backward": cb}, self._merge(yf, yb)
+
+    def _merge(self, yf, yb):
+        return jnp.concatenate([yf, yb], axis=-1) if self.merge == "concat" else yf + yb
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,6 +372,17 @@ class Stack:
 
     def apply(self, params: Params, xs, *, length=None, initial_carry=None, key: Key | None = None,
               deterministic: bool = True):
+        """One sequence xs [T, D]. Under your own vmap, give each example its own dropout key."""
+        run = lambda layer, p, h, c: layer.apply(p, h, length=length, initial_carry=c)
+        return self._run(run, params, xs, initial_carry, key, deterministic)
+
+    def apply_batch(self, params: Params, xs, *, lengths=None, initial_carry=None, key: Key | None = None,
+                    deterministic: bool = True):
+        """A batch xs [B, T, D], lengths [B]; each layer takes its fastest batched path."""
+        run = lambda layer, p, h, c: layer.apply_batch(p, h, lengths=lengths, initial_carry=c)
+        return self._run(run, params, xs, initial_carry, key, deterministic)
+
+    def _run(self, run_layer, params, xs, initial_carry, key, deterministic):
         carries = []
         h = xs
         init = initial_carry if initial_carry is not None else [None] * len(self.layers)
@@ -333,7 +390,7 @@ class Stack:
             if k > 0 and self.drop_rate > 0.0:
                 h = dropout_lib.apply(h, self.drop_rate, key=None if key is None else jax.random.fold_in(key, k),
                                       deterministic=deterministic)
-            carry, out = layer.apply(p, h, length=length, initial_carry=init[k])
+            carry, out = run_layer(layer, p, h, init[k])
             if self.residual and out.shape == h.shape:
                 out = out + h
             carries.append(carry)

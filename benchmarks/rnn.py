@@ -1,0 +1,163 @@
+"""Training-step throughput of LSTM and GRU: seqmodels against flax and equinox.
+
+    python -m benchmarks.rnn            # the table
+    python -m benchmarks.rnn --json     # one machine-readable line
+
+One training step = forward over [B, T, D], mean-squared loss against a fixed
+target, backward, and a plain SGD update, float32, jitted, in ONE process so
+the ratios compare like with like. Default shapes: B=32, T=256, D=64, H=256.
+"""
+
+import functools
+
+from absl import app, flags
+import equinox as eqx
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from benchmarks import common
+from seqmodels import recurrence
+from seqmodels.cells import GRU, LSTM
+
+flags.DEFINE_integer("batch", 32, "B")
+flags.DEFINE_integer("time", 256, "T")
+flags.DEFINE_integer("input", 64, "D")
+flags.DEFINE_integer("hidden", 256, "H")
+flags.DEFINE_integer("repeats", 10, "timed rounds; each round times every case once (best reported)")
+flags.DEFINE_list("cases", [], "subset of case names to run (default: all)")
+flags.DEFINE_bool("json", False, "print one JSON line instead of the table")
+FLAGS = flags.FLAGS
+
+LR = 1e-3
+
+
+def sgd_step(loss_fn):
+    """A jitted step params -> params - lr * grad(loss)."""
+
+    @jax.jit
+    def step(params, xs, target):
+        loss, grads = jax.value_and_grad(loss_fn)(params, xs, target)
+        return jax.tree.map(lambda p, g: p - LR * g, params, grads), loss
+
+    return step
+
+
+def mse(ys, target):
+    return jnp.mean(jnp.square(ys - target))
+
+
+# -- seqmodels ----------------------------------------------------------------------
+
+def seqmodels_case(cell, **rnn_options):
+    """`RNN(cell).apply_batch`: the model boundary, which picks the fused kernel by default."""
+    layer = recurrence.RNN(cell, **rnn_options)
+
+    def build(key, xs):
+        params = layer.init(key)
+
+        def loss(params, xs, target):
+            return mse(layer.apply_batch(params, xs)[1], target)
+
+        return params, loss
+
+    return build
+
+
+# -- flax ---------------------------------------------------------------------------
+
+def flax_case(cell_cls):
+    def build(key, xs):
+        model = nn.RNN(cell_cls(features=FLAGS.hidden))
+        params = model.init(key, xs)
+
+        def loss(params, xs, target):
+            return mse(model.apply(params, xs), target)
+
+        return params, loss
+
+    return build
+
+
+# -- equinox ------------------------------------------------------------------------
+
+def equinox_case(kind):
+    def build(key, xs):
+        cls = {"lstm": eqx.nn.LSTMCell, "gru": eqx.nn.GRUCell}[kind]
+        cell = cls(FLAGS.input, FLAGS.hidden, key=key)
+        params, static = eqx.partition(cell, eqx.is_array)
+
+        def run(params, x):  # x: [T, D]
+            cell = eqx.combine(params, static)
+            h0 = jnp.zeros((FLAGS.hidden,))
+            carry0 = (h0, h0) if kind == "lstm" else h0
+
+            def body(carry, x_t):
+                carry = cell(x_t, carry)
+                return carry, carry[0] if kind == "lstm" else carry
+
+            return jax.lax.scan(body, carry0, x)[1]
+
+        def loss(params, xs, target):
+            return mse(jax.vmap(functools.partial(run, params))(xs), target)
+
+        return params, loss
+
+    return build
+
+
+def cases():
+    D, H = FLAGS.input, FLAGS.hidden
+    lstm = LSTM(D, H)
+    out = {
+        "lstm/seqmodels": seqmodels_case(lstm),
+        "lstm/seqmodels-scan": seqmodels_case(lstm, fused=False, hoist=False),
+        "lstm/seqmodels-scan-hoisted": seqmodels_case(lstm, fused=False, hoist=True),
+        "lstm/flax-LSTMCell": flax_case(nn.LSTMCell),
+        "lstm/flax-OptimizedLSTMCell": flax_case(nn.OptimizedLSTMCell),
+        "lstm/equinox-LSTMCell": equinox_case("lstm"),
+        "gru/flax-GRUCell": flax_case(nn.GRUCell),
+        "gru/equinox-GRUCell": equinox_case("gru"),
+    }
+    gru = GRU(D, H)  # reset="after", as flax's and equinox's GRUCell
+    out["gru/seqmodels"] = seqmodels_case(gru)
+    out["gru/seqmodels-scan"] = seqmodels_case(gru, fused=False, hoist=False)
+    out["gru/seqmodels-scan-hoisted"] = seqmodels_case(gru, fused=False, hoist=True)
+    return out
+
+
+def main(argv):
+    del argv
+    B, T, D, H = FLAGS.batch, FLAGS.time, FLAGS.input, FLAGS.hidden
+    kx, kt, kp = jax.random.split(jax.random.key(0), 3)
+    xs = jax.random.normal(kx, (B, T, D))
+    target = jax.random.normal(kt, (B, T, H))
+    fns = {}
+    for name, build in cases().items():
+        if FLAGS.cases and name not in FLAGS.cases:
+            continue
+        params, loss = build(kp, xs)
+        fns[name] = functools.partial(sgd_step(loss), params, xs, target)
+    best = common.time_interleaved(fns, repeats=FLAGS.repeats)
+    rows = [{"case": name, "ms/step": round(1e3 * s, 1), "tokens/s": int(B * T / s)} for name, s in best.items()]
+
+    for family in ("lstm", "gru"):
+        fam = [r for r in rows if r["case"].startswith(family + "/")]
+        peers = [r for r in fam if "seqmodels" not in r["case"]]
+        if not peers:
+            continue
+        best_peer = min(peers, key=lambda r: r["ms/step"])
+        for r in fam:
+            r["speed vs fastest peer"] = round(best_peer["ms/step"] / r["ms/step"], 2)
+
+    if FLAGS.json:
+        common.dump_json({"benchmark": "rnn", "machine": common.machine(),
+                          "shape": {"B": B, "T": T, "D": D, "H": H}, "rows": rows})
+    else:
+        print(f"machine: {common.machine()}")
+        print(f"training step (fwd + bwd + SGD), float32, B={B} T={T} D={D} H={H}")
+        common.print_table(rows, ["case", "ms/step", "tokens/s", "speed vs fastest peer"])
+
+
+if __name__ == "__main__":
+    app.run(main)

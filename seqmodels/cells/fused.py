@@ -1,0 +1,261 @@
+"""Fused whole-batch LSTM and GRU kernels with hand-written backward passes.
+
+`lax.scan`'s automatic backward pass accumulates the weight gradient inside
+the reverse scan: one more small [H, B] x [B, G] product per time step. Here
+the reverse scan only carries the gradient through time (da_t R^T), and the
+recurrent weight gradient is ONE large product after the scan:
+
+    dR = sum_t h_{t-1}^T da_t        ([H, T*B] x [T*B, 4H])
+    dW = sum_t x_t^T da_t            db = sum_t da_t
+
+with a_t the gate pre-activations. The forward pass saves the gate
+activations, so the backward pass recomputes only tanh(c_t). The kernel runs
+on the whole batch, time-major ([T, B, ...]), because under `jax.vmap` a
+custom VJP would produce the weight gradients per example and sum them.
+
+Equations, gate order and parameters are those of `seqmodels.cells.LSTM`
+(vanilla, no peepholes/projection, default activations):
+
+    z = tanh(W_z x + R_z h' + b_z)   i, f, o = sigmoid(W_. x + R_. h' + b_.)
+    c = z * i + c' * f               h = tanh(c) * o
+
+The GRU kernel does the same for `GRU(reset="after")` (cuDNN/flax form):
+
+    r, u = sigmoid(W_. x + R_. h' + b_.)   n = tanh(W_h x + b_h + r * (R_h h' + b_hn))
+    h = u * h' + (1 - u) * n
+
+The input product x_t W stays inside the forward scan: on a 2-core CPU,
+hoisting it out as one [T*B, D] x [D, 4H] product was slower (benchmarks/rnn.py).
+
+Reference: `jax.vmap` of `recurrence.scan` with the cell's own `step`; the
+tests (tests/test_fused.py) compare values and gradients, with padding.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from seqmodels.array_types import Array, Bool, Float
+
+
+def lstm_supported(cell) -> bool:
+    """Whether `cell` is an LSTM this kernel computes exactly."""
+    from seqmodels.cells.lstm import LSTM  # lstm.py does not depend on this file
+
+    return (type(cell) is LSTM and not cell.has_peepholes and cell.proj_size is None
+            and cell.variant in ("vanilla", "NP") and cell.gate_activation == "sigmoid"
+            and cell.input_activation == "tanh" and cell.output_activation == "tanh")
+
+
+def gru_supported(cell) -> bool:
+    """Whether `cell` is a GRU this kernel computes exactly."""
+    from seqmodels.cells.gru import GRU
+
+    return (type(cell) is GRU and cell.reset == "after" and cell.gate_activation == "sigmoid"
+            and cell.activation == "tanh")
+
+
+def supported(cell) -> bool:
+    return lstm_supported(cell) or gru_supported(cell)
+
+
+def _split4(a, H):
+    return a[..., :H], a[..., H:2 * H], a[..., 2 * H:3 * H], a[..., 3 * H:]
+
+
+def _forward(masked, W, R, b, xs, mask, h0, c0):
+    """xs [T, B, D], mask [T, B, 1] (True = valid), h0/c0 [B, H] -> outputs, saved activations."""
+    H = h0.shape[-1]
+
+    def body(carry, inp):
+        h, c = carry
+        x_t, m = inp
+        a = x_t @ W + h @ R + b  # [B, 4H]
+        z, i, f, o = _split4(a, H)
+        z, i, f, o = jnp.tanh(z), jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o)
+        c_new = z * i + c * f
+        h_new = jnp.tanh(c_new) * o
+        acts = jnp.concatenate([z, i, f, o], axis=-1)  # [B, 4H]
+        if not masked:
+            return (h_new, c_new), (h_new, acts, c_new)
+        h_out, c_out = jnp.where(m, h_new, h), jnp.where(m, c_new, c)  # padding keeps the carry
+        return (h_out, c_out), (jnp.where(m, h_new, 0.0), acts, c_new, h_out, c_out)
+
+    (hT, cT), outs = lax.scan(body, (h0, c0), (xs, mask))
+    if masked:
+        ys, acts, c_new, h_outs, c_outs = outs
+    else:
+        (ys, acts, c_new), h_outs, c_outs = outs, outs[0], outs[2]
+    return (ys, hT, cT), (acts, c_new, h_outs, c_outs)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def lstm_time_major(masked: bool, W: Float[Array, "D G"], R: Float[Array, "H G"], b: Float[Array, "G"],
+                    xs: Float[Array, "T B D"], mask: Bool[Array, "T B 1"],
+                    h0: Float[Array, "B H"], c0: Float[Array, "B H"]):
+    """(ys [T, B, H], h_T [B, H], c_T [B, H]); `masked=False` skips the padding logic."""
+    return _forward(masked, W, R, b, xs, mask, h0, c0)[0]
+
+
+def _fwd(masked, W, R, b, xs, mask, h0, c0):
+    out, saved = _forward(masked, W, R, b, xs, mask, h0, c0)
+    return out, (W, R, xs, mask, h0, c0) + saved
+
+
+def _bwd(masked, res, cts):
+    W, R, xs, mask, h0, c0, acts, c_new, h_outs, c_outs = res
+    dys, dhT, dcT = cts
+    T, B, H = dys.shape
+    h_prev = jnp.concatenate([h0[None], h_outs[:-1]])  # [T, B, H]
+    c_prev = jnp.concatenate([c0[None], c_outs[:-1]])  # [T, B, H]
+    R_T = R.T  # [4H, H]
+
+    def body(carry, inp):
+        dh_out, dc_out = carry  # gradient reaching the carry after step t
+        dy, act, cn, cp, m = inp
+        z, i, f, o = _split4(act, H)
+        dh, dc_in = dh_out + dy, dc_out
+        if masked:
+            dh, dc_in = jnp.where(m, dh, 0.0), jnp.where(m, dc_out, 0.0)
+        tc = jnp.tanh(cn)
+        do = dh * tc
+        dc = dc_in + dh * o * (1.0 - tc * tc)
+        da = jnp.concatenate([dc * i * (1.0 - z * z),  # z = tanh: 1 - z^2
+                              dc * z * i * (1.0 - i),  # sigmoid: s (1 - s)
+                              dc * cp * f * (1.0 - f),
+                              do * o * (1.0 - o)], axis=-1)  # [B, 4H]
+        dh_prev, dc_prev = da @ R_T, dc * f
+        if masked:  # a padded step passed its carry through unchanged
+            dh_prev = dh_prev + jnp.where(m, 0.0, dh_out)
+            dc_prev = dc_prev + jnp.where(m, 0.0, dc_out)
+        return (dh_prev, dc_prev), da
+
+    (dh0, dc0), das = lax.scan(body, (dhT, dcT), (dys, acts, c_new, c_prev, mask), reverse=True)
+    das_flat = das.reshape(T * B, 4 * H)  # [T*B, 4H]
+    dR = h_prev.reshape(T * B, H).T @ das_flat  # [H, 4H]: one big product
+    dW = xs.reshape(T * B, -1).T @ das_flat  # [D, 4H]
+    db = das_flat.sum(0)
+    dxs = das @ W.T  # [T, B, D]
+    return dW, dR, db, dxs, None, dh0, dc0
+
+
+lstm_time_major.defvjp(_fwd, _bwd)
+
+
+def lstm_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None):
+    """A supported LSTM over a batch: (carry {'c','h'}: [B, H], ys [B, T, H]).
+
+    Same masking model as `recurrence.scan` (forward direction).
+    """
+    B, T, _ = xs.shape
+    if initial_carry is None:
+        h0 = c0 = jnp.zeros((B, cell.hidden_size), xs.dtype)
+    else:
+        h0, c0 = (jnp.broadcast_to(initial_carry[k], (B, cell.hidden_size)) for k in ("h", "c"))
+    ys, hT, cT = lstm_time_major(lengths is not None, params["W"], params["R"], params["b"],
+                                 jnp.swapaxes(xs, 0, 1), _time_major_mask(lengths, B, T), h0, c0)
+    return {"c": cT, "h": hT}, jnp.swapaxes(ys, 0, 1)
+
+
+# -- GRU (reset after) ------------------------------------------------------------
+
+def _gru_forward(masked, W, R, b, b_hn, xs, mask, h0):
+    """xs [T, B, D], mask [T, B, 1], h0 [B, H] -> outputs, saved activations."""
+    H = h0.shape[-1]
+
+    def body(h, inp):
+        x_t, m = inp
+        gx = x_t @ W + b  # [B, 3H]
+        gh = h @ R  # [B, 3H]
+        r = jax.nn.sigmoid(gx[:, :H] + gh[:, :H])
+        u = jax.nn.sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
+        ghn = gh[:, 2 * H:] + b_hn  # [B, H]
+        n = jnp.tanh(gx[:, 2 * H:] + r * ghn)
+        h_new = u * h + (1.0 - u) * n
+        acts = jnp.concatenate([r, u, n, ghn], axis=-1)  # [B, 4H]
+        if not masked:
+            return h_new, (h_new, acts)
+        h_out = jnp.where(m, h_new, h)
+        return h_out, (jnp.where(m, h_new, 0.0), acts, h_out)
+
+    hT, outs = lax.scan(body, h0, (xs, mask))
+    ys, acts = outs[0], outs[1]
+    h_outs = outs[2] if masked else ys
+    return (ys, hT), (acts, h_outs)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def gru_time_major(masked: bool, W, R, b, b_hn, xs: Float[Array, "T B D"], mask: Bool[Array, "T B 1"],
+                   h0: Float[Array, "B H"]):
+    """(ys [T, B, H], h_T [B, H]) for GRU(reset="after")."""
+    return _gru_forward(masked, W, R, b, b_hn, xs, mask, h0)[0]
+
+
+def _gru_fwd(masked, W, R, b, b_hn, xs, mask, h0):
+    out, saved = _gru_forward(masked, W, R, b, b_hn, xs, mask, h0)
+    return out, (W, R, xs, mask, h0) + saved
+
+
+def _gru_bwd(masked, res, cts):
+    W, R, xs, mask, h0, acts, h_outs = res
+    dys, dhT = cts
+    T, B, H = dys.shape
+    h_prev = jnp.concatenate([h0[None], h_outs[:-1]])  # [T, B, H]
+    R_T = R.T  # [3H, H]
+
+    def body(dh_out, inp):
+        dy, act, hp, m = inp
+        r, u, n, ghn = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+        dh = dh_out + dy
+        if masked:
+            dh = jnp.where(m, dh, 0.0)
+        dn_pre = dh * (1.0 - u) * (1.0 - n * n)  # through n = tanh(.)
+        dar = dn_pre * ghn * r * (1.0 - r)
+        dau = dh * (hp - n) * u * (1.0 - u)
+        dgh = jnp.concatenate([dar, dau, dn_pre * r], axis=-1)  # d(h R) [B, 3H]
+        dh_prev = dh * u + dgh @ R_T
+        if masked:
+            dh_prev = dh_prev + jnp.where(m, 0.0, dh_out)
+        return dh_prev, (dgh, dn_pre)
+
+    dh0, (dghs, dn_pres) = lax.scan(body, dhT, (dys, acts, h_prev, mask), reverse=True)
+    dgh_flat = dghs.reshape(T * B, 3 * H)
+    dgx = jnp.concatenate([dghs[..., :2 * H], dn_pres], axis=-1)  # d(x W + b) [T, B, 3H]
+    dgx_flat = dgx.reshape(T * B, 3 * H)
+    dR = h_prev.reshape(T * B, H).T @ dgh_flat  # [H, 3H]
+    db_hn = dgh_flat[:, 2 * H:].sum(0)
+    dW = xs.reshape(T * B, -1).T @ dgx_flat  # [D, 3H]
+    db = dgx_flat.sum(0)
+    dxs = dgx @ W.T
+    return dW, dR, db, db_hn, dxs, None, dh0
+
+
+gru_time_major.defvjp(_gru_fwd, _gru_bwd)
+
+
+def _time_major_mask(lengths, B, T):
+    if lengths is None:
+        return jnp.ones((T, B, 1), bool)
+    return (jnp.arange(T)[:, None] < lengths[None, :])[..., None]  # [T, B, 1]
+
+
+def gru_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None):
+    """A supported GRU over a batch: (carry {'h'}: [B, H], ys [B, T, H])."""
+    B, T, _ = xs.shape
+    H = cell.hidden_size
+    h0 = jnp.zeros((B, H), xs.dtype) if initial_carry is None else jnp.broadcast_to(initial_carry["h"], (B, H))
+    ys, hT = gru_time_major(lengths is not None, params["W"], params["R"], params["b"], params["b_hn"],
+                            jnp.swapaxes(xs, 0, 1), _time_major_mask(lengths, B, T), h0)
+    return {"h": hT}, jnp.swapaxes(ys, 0, 1)
+
+
+def batch(cell, params, xs, *, lengths=None, initial_carry=None):
+    """Dispatch to the kernel for `cell` (which must be `supported`)."""
+    if lstm_supported(cell):
+        return lstm_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry)
+    if gru_supported(cell):
+        return gru_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry)
+    raise ValueError(f"no fused kernel for {cell}; supported: LSTM (vanilla, no peepholes/projection) "
+                     f"and GRU(reset='after') with default activations")
