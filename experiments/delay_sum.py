@@ -89,6 +89,13 @@ def make_task(config) -> Task:
             metrics.update({f"tdnn_filter_tap{k}": float(w) for k, w in enumerate(kernel)})
             metrics["tdnn_bias"] = float(params["tdnn"]["bias"][0])
             metrics["tdnn_filter_max_error"] = float(np.abs(kernel - target).max())
+        preds = predict(params, test["x"])
+        print("\nmodel   test MSE    goal (lecture)")
+        goals = {"tdnn": "filter [1, 0, 0, 1] to 1e-2", "rnn4": "MSE < 1e-4", "rnn1": "cannot (MSE stays high)"}
+        for name, y in preds.items():
+            print(f"{name:6s}  {float(np.mean((np.asarray(y) - test['y']) ** 2)):.3g}    {goals.get(name, '')}")
+        if "tdnn" in params:
+            print("tdnn filter: [" + ", ".join(f"{w:.4f}" for w in kernel) + "]")
         return metrics
 
     train = synthetic.make_delay_sum(d.seed, d.num_train, seq_len=d.seq_len, delay=d.delay)

@@ -2,10 +2,11 @@
 
     python -m experiments.delay_sum --workdir=workdirs/delay_sum
 
-Runs in about 1-2 minutes on a 2-core CPU. Expected (the lecture's example,
+Runs in about 1 minute on a 2-core CPU (4000 steps). Expected (the lecture's example,
 y(t) = x(t) + x(t-3)): the 4-tap TDNN learns the filter [1, 0, 0, 1] to
-1e-2 (test MSE ~1e-7), the 4-unit linear RNN reaches test MSE < 1e-4, and the
-1-unit linear RNN stays near 1.1: one state cannot hold x(t-1), x(t-2) and
+1e-2 (seen: max error 4e-11), the 4-unit linear RNN reaches test MSE < 1e-4
+(seen: 1.7e-6), and the
+1-unit linear RNN stays near 0.94: one state cannot hold x(t-1), x(t-2) and
 x(t-3) at once. `:small` is the CI config (seconds).
 """
 
@@ -15,7 +16,7 @@ import ml_collections
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0  # init and data order
-    config.num_steps = 3000  # Adam updates (all three models train side by side)
+    config.num_steps = 4000  # Adam updates (all three models train side by side)
     config.batch_size = 32  # sequences per step
     config.eval_every = 500  # steps between test evaluations
     config.checkpoint_every = 1000  # steps between checkpoints
@@ -35,7 +36,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
     config.optimizer = ml_collections.ConfigDict()
     config.optimizer.name = "adam"
-    config.optimizer.learning_rate = 1e-2
+    config.optimizer.learning_rate = 0.1  # 1e-2 left the 4-unit RNN at MSE 0.12 after 3000 steps
     config.optimizer.schedule = "cosine"  # decays to end_factor * lr: the last digits of MSE need a small lr
     config.optimizer.warmup_steps = 100
     config.optimizer.end_factor = 1e-3
