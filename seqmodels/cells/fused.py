@@ -9,7 +9,7 @@ recurrent weight gradient is ONE large product after the scan:
     dW = sum_t x_t^T da_t            db = sum_t da_t
 
 with a_t the gate pre-activations. The forward pass saves the gate
-activations, so the backward pass recomputes only tanh(c_t). The kernel runs
+activations and tanh(c_t), so the backward pass recomputes nothing. The kernel runs
 on the whole batch, time-major ([T, B, ...]), because under `jax.vmap` a
 custom VJP would produce the weight gradients per example and sum them.
 
@@ -66,7 +66,11 @@ def _split4(a, H):
 
 
 def _forward(masked, W, R, b, xs, mask, h0, c0):
-    """xs [T, B, D], mask [T, B, 1] (True = valid), h0/c0 [B, H] -> outputs, saved activations."""
+    """xs [T, B, D], mask [T, B, 1] (True = valid), h0/c0 [B, H] -> outputs, saved activations.
+
+    The scan emits only what the recurrence produces (gate activations and
+    cell states); h_t = tanh(c_t) * o_t is recomputed for all t at once after it.
+    """
     H = h0.shape[-1]
 
     def body(carry, inp):
@@ -79,16 +83,19 @@ def _forward(masked, W, R, b, xs, mask, h0, c0):
         h_new = jnp.tanh(c_new) * o
         acts = jnp.concatenate([z, i, f, o], axis=-1)  # [B, 4H]
         if not masked:
-            return (h_new, c_new), (h_new, acts, c_new)
+            return (h_new, c_new), (acts, c_new)
         h_out, c_out = jnp.where(m, h_new, h), jnp.where(m, c_new, c)  # padding keeps the carry
-        return (h_out, c_out), (jnp.where(m, h_new, 0.0), acts, c_new, h_out, c_out)
+        return (h_out, c_out), (acts, c_new, h_out, c_out)
 
     (hT, cT), outs = lax.scan(body, (h0, c0), (xs, mask))
+    acts, c_new = outs[0], outs[1]
+    tanh_c = jnp.tanh(c_new)  # [T, B, H], reused by the backward pass
+    ys = tanh_c * acts[..., 3 * H:]  # h_t = tanh(c_t) * o_t
     if masked:
-        ys, acts, c_new, h_outs, c_outs = outs
+        ys, h_outs, c_outs = jnp.where(mask, ys, 0.0), outs[2], outs[3]
     else:
-        (ys, acts, c_new), h_outs, c_outs = outs, outs[0], outs[2]
-    return (ys, hT, cT), (acts, c_new, h_outs, c_outs)
+        h_outs, c_outs = ys, c_new
+    return (ys, hT, cT), (acts, tanh_c, h_outs, c_outs)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -105,7 +112,7 @@ def _fwd(masked, W, R, b, xs, mask, h0, c0):
 
 
 def _bwd(masked, res, cts):
-    W, R, xs, mask, h0, c0, acts, c_new, h_outs, c_outs = res
+    W, R, xs, mask, h0, c0, acts, tanh_c, h_outs, c_outs = res
     dys, dhT, dcT = cts
     T, B, H = dys.shape
     h_prev = jnp.concatenate([h0[None], h_outs[:-1]])  # [T, B, H]
@@ -114,12 +121,11 @@ def _bwd(masked, res, cts):
 
     def body(carry, inp):
         dh_out, dc_out = carry  # gradient reaching the carry after step t
-        dy, act, cn, cp, m = inp
+        dy, act, tc, cp, m = inp
         z, i, f, o = _split4(act, H)
         dh, dc_in = dh_out + dy, dc_out
         if masked:
             dh, dc_in = jnp.where(m, dh, 0.0), jnp.where(m, dc_out, 0.0)
-        tc = jnp.tanh(cn)
         do = dh * tc
         dc = dc_in + dh * o * (1.0 - tc * tc)
         da = jnp.concatenate([dc * i * (1.0 - z * z),  # z = tanh: 1 - z^2
@@ -132,7 +138,7 @@ def _bwd(masked, res, cts):
             dc_prev = dc_prev + jnp.where(m, 0.0, dc_out)
         return (dh_prev, dc_prev), da
 
-    (dh0, dc0), das = lax.scan(body, (dhT, dcT), (dys, acts, c_new, c_prev, mask), reverse=True)
+    (dh0, dc0), das = lax.scan(body, (dhT, dcT), (dys, acts, tanh_c, c_prev, mask), reverse=True)
     das_flat = das.reshape(T * B, 4 * H)  # [T*B, 4H]
     dR = h_prev.reshape(T * B, H).T @ das_flat  # [H, 4H]: one big product
     dW = xs.reshape(T * B, -1).T @ das_flat  # [D, 4H]
