@@ -1,0 +1,294 @@
+"""The training loop every experiment shares: `train_and_evaluate(config, workdir, task)`.
+
+An experiment supplies a config (see below) and a small `Task`:
+
+    import jax, jax.numpy as jnp
+    from seqmodels.training import Task, losses, train_and_evaluate
+
+    def make_task(config) -> Task:
+        model = MODELS[config.model.name]                       # validate.lookup(...) first
+        def loss_fn(params, batch, key, train):
+            logits = jax.vmap(lambda x, n: model.apply(params, x, lengths=n))(batch["x"], batch["lengths"])
+            mask = losses.mask_from_lengths(batch["lengths"], batch["y"].shape[1])
+            loss = losses.cross_entropy(logits, batch["y"], mask)
+            return loss, {"accuracy": losses.accuracy(logits, batch["y"], mask), "weight": mask.sum()}
+        return Task(
+            init_params=lambda key: model.init(key, **config.model),
+            loss_fn=loss_fn,
+            train_iterator=data.train_iterator(config),          # get_state() / set_state(state)
+            eval_batches=lambda: data.eval_batches(config),      # a fresh iterable per evaluation
+            final_eval=None,                                      # params -> {"test_accuracy": ...}
+            reference={"accuracy": 0.94},                         # published numbers, for results.json
+        )
+
+    train_and_evaluate(config, "workdirs/run1", make_task(config))
+
+(or, from the command line, `experiments/launcher.py` does the last line).
+
+The Task contract:
+
+- `init_params(key) -> params`: a nested dict of arrays.
+- `loss_fn(params, batch, key, train) -> (loss, metrics)`: on one whole batch
+  (dict of arrays with leading axis [B]); `key` is this step's key
+  (`fold_in(root, step)`), for dropout when `train`. Metrics are scalars; an
+  optional "weight" metric (e.g. the number of valid tokens) weights the
+  batch when eval metrics are averaged over batches (otherwise batches count
+  equally), and is not reported itself.
+- `train_iterator`: an endless iterator of batches (dicts of numpy arrays,
+  leading axis the global `batch_size` / number of hosts) with
+  `get_state() -> dict` (JSON-serialisable: seed, epoch, position) and
+  `set_state(state)`; the state is saved in every checkpoint. In a
+  multi-host run each host yields its own part of the global batch, and the
+  state must describe the global position (the same on every host: only
+  process 0's is saved), e.g. the iterator picks its part by
+  `jax.process_index()` itself.
+- `eval_batches`: None, an iterable that can be iterated more than once (a
+  list), or a zero-argument callable returning a fresh iterable. A batch
+  whose size does not split over the devices is computed replicated.
+- `final_eval(params) -> dict`: optional, run once at the end (test set,
+  generation, NMSE of a free-running forecast, ...), on host.
+- `summarize(metrics) -> metrics`: optional, adds derived eval metrics after
+  averaging (e.g. perplexity = exp(mean cross-entropy)).
+- `reference`: published numbers to report beside ours.
+
+Config fields read here (`validate.train_config` checks them at start-up):
+
+    seed                  PRNG seed of init, dropout and the run (the data seed is the task's)
+    num_steps             number of updates
+    batch_size            global batch size (must split over the devices)
+    eval_every            evaluate every this many steps (0: only at the end)
+    checkpoint_every      save a checkpoint every this many steps (and at the end)
+    model                 the experiment's own section (not read here)
+    optimizer             `optimizers.make_optimizer`'s section
+    log_every             optional: train metrics and progress every this many steps
+    keep_checkpoints      optional: periodic checkpoints kept (3)
+    early_stopping        optional: metric, mode, patience, min_delta (see early_stopping.py)
+    restore_best          optional: final metrics from the best checkpoint, not the last (True)
+    num_devices           optional: data-parallel devices (all)
+
+What the loop does, step s = 1 .. num_steps (s counts updates made):
+
+    batch <- next(train_iterator);  state <- train_step(state, batch, key)
+    every log_every:        train means -> terminal (rate, ETA), JSONL, TensorBoard
+    every eval_every:       eval means -> the same; early stopping; best checkpoint if improved
+    every checkpoint_every: periodic checkpoint (params, optimiser state, step, keys,
+                            data position, early stopping, partial train means)
+    at the end:             final metrics (from the best checkpoint) -> results.json, plots/*.png
+
+Before any log, evaluation or save, a NaN/Inf loss or gradient since the last
+check stops the run with `NonFiniteLossError` naming the first bad step; no
+checkpoint is written after it. Started again with the same workdir, the loop
+resumes from the latest checkpoint and ends with exactly the parameters and
+metrics of an uninterrupted run.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import jax
+import numpy as np
+from absl import logging
+
+from seqmodels.array_types import Key, Params
+from seqmodels.training import checkpoint, early_stopping, optimizers, parallel, train_state, validate, writers
+
+__all__ = ["Task", "NonFiniteLossError", "train_and_evaluate", "evaluate"]
+
+
+@dataclasses.dataclass
+class Task:
+    """What an experiment supplies to `train_and_evaluate` (see the module docstring)."""
+    init_params: Callable[[Key], Params]
+    loss_fn: train_state.LossFn
+    train_iterator: Iterator[dict]
+    eval_batches: Iterable[dict] | Callable[[], Iterable[dict]] | None = None
+    final_eval: Callable[[Params], dict[str, float]] | None = None
+    summarize: Callable[[dict[str, float]], dict[str, float]] | None = None
+    reference: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss or its gradient became NaN or Inf."""
+
+
+def _config_dict(config: Any) -> dict:
+    return config.to_dict() if hasattr(config, "to_dict") else dict(config)
+
+
+def _check_task(task: Task) -> None:
+    it = task.train_iterator
+    missing = [name for name in ("__next__", "get_state", "set_state") if not hasattr(it, name)]
+    if missing:
+        raise TypeError(f"task.train_iterator must be an iterator with get_state() and set_state(state); "
+                        f"{type(it).__name__} lacks {missing}")
+
+
+def evaluate(eval_step: Callable, params: Params, batches: Iterable[dict], key: Key,
+             mesh: jax.sharding.Mesh | None = None) -> dict[str, float]:
+    """Mean of each eval metric over `batches`, weighted by the "weight" metric if there is one."""
+    outputs = []
+    for batch in batches:
+        if mesh is not None:
+            batch = parallel.shard_batch(batch, mesh, allow_replicated=True)
+        outputs.append(eval_step(params, batch, key))
+    if not outputs:
+        raise ValueError("evaluate: the task's eval_batches yielded no batch")
+    outputs = jax.device_get(outputs)
+    weights = np.asarray([float(m.get("weight", 1.0)) for m in outputs], np.float64)
+    total = max(weights.sum(), 1e-12)
+    names = [name for name in outputs[0] if name != "weight"]
+    return {name: float(np.sum(weights * np.asarray([m[name] for m in outputs], np.float64)) / total)
+            for name in names}
+
+
+class _TrainMeans:
+    """Running sums of the train metrics since the last log line (saved with checkpoints)."""
+
+    def __init__(self, state: dict | None = None):
+        state = state or {}
+        self.count = state.get("count", 0)
+        self.sums = dict(state.get("sums", {}))
+        self._pending = []  # device metrics not yet fetched
+
+    def add(self, metrics: dict) -> None:
+        self._pending.append(metrics)
+
+    def _fetch(self) -> None:
+        for m in jax.device_get(self._pending):  # in step order: sums equal whatever the fetch points
+            for name, value in m.items():
+                self.sums[name] = self.sums.get(name, 0.0) + float(value)
+            self.count += 1
+        self._pending = []
+
+    def state(self) -> dict:
+        self._fetch()
+        return {"count": self.count, "sums": self.sums}
+
+    def pop_means(self) -> dict[str, float]:
+        self._fetch()
+        means = {name: value / max(self.count, 1) for name, value in self.sums.items()}
+        self.count, self.sums = 0, {}
+        return means
+
+
+def _eval_metrics(task: Task, eval_step: Callable, params: Params, key: Key, mesh) -> dict[str, float]:
+    batches = task.eval_batches() if callable(task.eval_batches) else task.eval_batches
+    metrics = evaluate(eval_step, params, batches, key, mesh)
+    return task.summarize(metrics) if task.summarize is not None else metrics
+
+
+def _final_metrics(task: Task, eval_step: Callable, params: Params, key: Key, mesh) -> dict[str, float]:
+    """Eval metrics and the task's final_eval, of the params results.json reports."""
+    metrics = _eval_metrics(task, eval_step, params, key, mesh) if task.eval_batches is not None else {}
+    if task.final_eval is not None:
+        metrics.update({k: float(v) for k, v in task.final_eval(jax.device_get(params)).items()})
+    return metrics
+
+
+def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task) -> dict:
+    """Train `task` as `config` says, resuming from `workdir` if it holds checkpoints; return results.json's dict."""
+    validate.train_config(config)
+    _check_task(task)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    num_steps, log_every = config.num_steps, config.get("log_every") or max(1, min(100, config.num_steps // 10))
+    is_step = lambda every, s: (every and s % every == 0) or s == num_steps  # noqa: E731
+    mesh = parallel.make_mesh(config.get("num_devices"))
+    parallel.check_batch_size(config.batch_size, mesh)
+    optimizer = optimizers.make_optimizer(config.optimizer, num_steps=num_steps)
+    stopper = early_stopping.EarlyStopping(**dict((config.get("early_stopping") or {}).items()))
+
+    init_key, train_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
+    params = task.init_params(init_key)
+    state = parallel.replicate(train_state.create_train_state(params, optimizer), mesh)
+    keys = parallel.replicate({"train": train_key, "eval": eval_key}, mesh)
+    train_step = train_state.make_train_step(task.loss_fn, optimizer, mesh=mesh)
+    eval_step = train_state.make_eval_step(task.loss_fn, mesh=mesh)
+    ckpts = checkpoint.Checkpoints(workdir / "checkpoints", keep=config.get("keep_checkpoints") or 3)
+    writer = writers.MetricWriter(workdir)
+    means = _TrainMeans()
+
+    start = ckpts.latest_step() or 0
+    if start:
+        restored, extra = ckpts.restore({"state": state, "keys": keys})
+        state, keys = restored["state"], restored["keys"]
+        task.train_iterator.set_state(extra["data"])
+        stopper = early_stopping.EarlyStopping.from_dict(extra["early_stopping"])
+        means = _TrainMeans(extra["train_means"])
+        writer.truncate_after(start)
+        ckpts.delete_best_after(start)
+        logging.info("resumed from the checkpoint of step %d in %s", start, ckpts.directory)
+
+    def check_finite():
+        bad = int(jax.device_get(state.first_nonfinite_step))
+        if bad >= 0:
+            raise NonFiniteLossError(
+                f"the loss or its gradient is NaN or Inf at step {bad}: training stopped. The last good "
+                f"checkpoint (step {ckpts.latest_step()}) is kept in {ckpts.directory}; lower the learning "
+                f"rate or clip gradients (optimizer.clip_norm) and run again.")
+
+    def save_extra(step):
+        return {"step": step, "data": task.train_iterator.get_state(),
+                "early_stopping": stopper.to_dict(), "train_means": means.state()}
+
+    progress = writers.Progress(num_steps, start)
+    train_start = time.perf_counter()
+    try:
+        step = start
+        while step < num_steps and not stopper.stopped:
+            batch = parallel.shard_batch(next(task.train_iterator), mesh)
+            state, metrics = train_step(state, batch, keys["train"])
+            means.add(metrics)
+            step += 1
+            if is_step(log_every, step):
+                check_finite()
+                train_means = means.pop_means()
+                writer.write(step, "train", train_means)
+                progress.log(step, train_means)
+            if task.eval_batches is not None and is_step(config.eval_every, step):
+                check_finite()
+                eval_metrics = _eval_metrics(task, eval_step, state.params, keys["eval"], mesh)
+                writer.write(step, "eval", eval_metrics)
+                logging.info("step %d eval: %s", step, writers.format_metrics(eval_metrics))
+                if stopper.update(step, eval_metrics):
+                    ckpts.save_best(step, {"state": state, "keys": keys}, extra={"metrics": eval_metrics})
+                if stopper.stopped:
+                    logging.info("early stopping at step %d: no improvement of eval %s for %d evaluations "
+                                 "(best %.4g at step %d)", step, stopper.metric, stopper.patience,
+                                 stopper.best, stopper.best_step)
+            if is_step(config.checkpoint_every, step) or stopper.stopped:
+                check_finite()
+                ckpts.save(step, {"state": state, "keys": keys}, extra=save_extra(step))
+        check_finite()
+        train_seconds = time.perf_counter() - train_start
+        ckpts.wait()
+
+        use_best = config.get("restore_best", True) and ckpts.best_step() is not None
+        final_params, final_step = state.params, step
+        if use_best:
+            restored, _ = ckpts.restore({"state": state, "keys": keys}, best=True)
+            final_params, final_step = restored["state"].params, ckpts.best_step()
+        metrics = _final_metrics(task, eval_step, final_params, keys["eval"], mesh)
+        if metrics:
+            writer.write(step, "final", metrics)
+            logging.info("final metrics (params of step %d): %s", final_step, writers.format_metrics(metrics))
+    finally:
+        ckpts.close()
+        writer.close()
+
+    results = {
+        "metrics": metrics,
+        "reference": dict(task.reference),
+        "config": _config_dict(config),
+        "steps": {"last": step, "params_from": final_step, "best": stopper.best_step,
+                  "early_stopped": stopper.stopped},
+        "timing": {"train_seconds_this_run": train_seconds, "steps_this_run": step - start},
+    }
+    if jax.process_index() == 0:
+        (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+        writers.plot_curves(workdir / "metrics.jsonl", workdir / "plots")
+    return results
