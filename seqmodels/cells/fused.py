@@ -117,7 +117,8 @@ def _bwd(masked, res, cts):
     T, B, H = dys.shape
     h_prev = jnp.concatenate([h0[None], h_outs[:-1]])  # [T, B, H]
     c_prev = jnp.concatenate([c0[None], c_outs[:-1]])  # [T, B, H]
-    R_T = R.T  # [4H, H]
+    D = xs.shape[-1]
+    RW_T = jnp.concatenate([R, W], axis=0).T  # [4H, H + D]: dh_{t-1} and dx_t in one product
 
     def body(carry, inp):
         dh_out, dc_out = carry  # gradient reaching the carry after step t
@@ -132,18 +133,18 @@ def _bwd(masked, res, cts):
                               dc * z * i * (1.0 - i),  # sigmoid: s (1 - s)
                               dc * cp * f * (1.0 - f),
                               do * o * (1.0 - o)], axis=-1)  # [B, 4H]
-        dh_prev, dc_prev = da @ R_T, dc * f
+        dhx = da @ RW_T  # [B, H + D]
+        dh_prev, dx, dc_prev = dhx[:, :H], dhx[:, H:], dc * f
         if masked:  # a padded step passed its carry through unchanged
             dh_prev = dh_prev + jnp.where(m, 0.0, dh_out)
             dc_prev = dc_prev + jnp.where(m, 0.0, dc_out)
-        return (dh_prev, dc_prev), da
+        return (dh_prev, dc_prev), (da, dx)
 
-    (dh0, dc0), das = lax.scan(body, (dhT, dcT), (dys, acts, tanh_c, c_prev, mask), reverse=True)
-    das_flat = das.reshape(T * B, 4 * H)  # [T*B, 4H]
-    dR = h_prev.reshape(T * B, H).T @ das_flat  # [H, 4H]: one big product
-    dW = xs.reshape(T * B, -1).T @ das_flat  # [D, 4H]
-    db = das_flat.sum(0)
-    dxs = das @ W.T  # [T, B, D]
+    (dh0, dc0), (das, dxs) = lax.scan(body, (dhT, dcT), (dys, acts, tanh_c, c_prev, mask), reverse=True)
+    # dR, dW and db in ONE product: [h_{t-1}, x_t, 1]^T da_t summed over t and b
+    inputs = jnp.concatenate([h_prev, xs, jnp.ones((T, B, 1), xs.dtype)], axis=-1).reshape(T * B, H + D + 1)
+    grads = inputs.T @ das.reshape(T * B, 4 * H)  # [H + D + 1, 4H]
+    dR, dW, db = grads[:H], grads[H:H + D], grads[H + D]
     return dW, dR, db, dxs, None, dh0, dc0
 
 
