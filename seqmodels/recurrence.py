@@ -168,11 +168,12 @@ def linear_scan(a: Float[Array, "T H"], b: Float[Array, "T H"], h0: Float[Array,
 
     The pair (a, b) stands for the map h -> a h + b; composing two maps is
     (a1, b1) then (a2, b2) = (a1 a2, a2 b1 + b2), which is associative.
-    h0 is folded into the first step. Accumulates in float32.
+    h0 is folded into the first step. Accumulates in float32 at least.
     """
     dtype = b.dtype
-    a, b = a.astype(jnp.float32), b.astype(jnp.float32)
-    b = b.at[0].add(a[0] * h0.astype(jnp.float32))
+    acc = jnp.promote_types(dtype, jnp.float32)
+    a, b = a.astype(acc), b.astype(acc)
+    b = b.at[0].add(a[0] * h0.astype(acc))
 
     def compose(left, right):
         a1, b1 = left

@@ -1,6 +1,10 @@
 """Recurrent cells: each is the body of a `lax.scan` (see `base.py` for the contract)."""
 
 from seqmodels.cells.base import Cell
+from seqmodels.cells.gru import GRU
 from seqmodels.cells.lstm import LSTM
+from seqmodels.cells.mgu import MGU
+from seqmodels.cells.min_rnn import MinGRU, MinLSTM
+from seqmodels.cells.rnn import Elman, Jordan
 
-__all__ = ["Cell", "LSTM"]
+__all__ = ["Cell", "Elman", "GRU", "Jordan", "LSTM", "MGU", "MinGRU", "MinLSTM"]

@@ -28,7 +28,7 @@ The input product x_t W stays inside the forward scan: on a 2-core CPU,
 hoisting it out as one [T*B, D] x [D, 4H] product was slower (benchmarks/rnn.py).
 
 Reference: `jax.vmap` of `recurrence.scan` with the cell's own `step`; the
-tests (tests/test_fused.py) compare values and gradients, with padding.
+tests (tests/cells/test_fused.py) compare values and gradients, with padding.
 """
 
 import functools
