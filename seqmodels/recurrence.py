@@ -219,7 +219,8 @@ def scan_linear_cell(cell: Cell, params: Params, xs: Float[Array, "T D"], *,
 class RNN:
     """A cell run over time: `init(key)`, `apply(params, xs, *, length, initial_carry) -> (carry, ys)`.
 
-    parallel: for cells with `linear_coefficients`, use the associative scan.
+    parallel: for cells with `linear_coefficients`, use the associative scan
+              (in log space for cells with `log_space=True`, as minGRU/minLSTM).
     fused:    in `apply_batch`, use the fused whole-batch kernel with its
               hand-written backward pass where the cell supports it
               (`seqmodels.cells.fused`; default: whenever supported).
@@ -252,6 +253,11 @@ class RNN:
     def apply(self, params: Params, xs: Float[Array, "T D"], *, length=None, initial_carry=None,
               key: Key | None = None) -> tuple[Carry, Array]:
         del key  # no randomness inside a cell
+        if getattr(self.cell, "log_space", False) and self.parallel:
+            from seqmodels.cells import min_rnn  # min_rnn imports this module
+
+            return min_rnn.scan_log(self.cell, params, xs, length=length, initial_carry=initial_carry,
+                                    reverse=self.reverse)
         if hasattr(self.cell, "linear_coefficients") and self.parallel:
             return scan_linear_cell(self.cell, params, xs, length=length, initial_carry=initial_carry,
                                     reverse=self.reverse)

@@ -189,3 +189,18 @@ def test_clear_errors():
         LSTM(3, 4, variant="XYZ")
     with pytest.raises(ValueError, match="hidden_size must be a positive int, got 0"):
         LSTM(3, 0)
+
+
+@pytest.mark.parametrize("name", ["MinGRU", "MinLSTM"])
+@pytest.mark.parametrize("log_space", [True, False])
+def test_rnn_parallel_path_for_min_cells_equals_sequential(name, log_space):
+    from seqmodels import cells
+
+    cell = getattr(cells, name)(D, H, log_space=log_space)
+    params = cell.init(jax.random.key(8))
+    xs = _xs(9)
+    for reverse in (False, True):
+        par = recurrence.RNN(cell, reverse=reverse).apply(params, xs, length=6)
+        seq = recurrence.RNN(cell, reverse=reverse, parallel=False).apply(params, xs, length=6)
+        for a, b in zip(jax.tree.leaves(par), jax.tree.leaves(seq)):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
