@@ -72,11 +72,12 @@ def _forward(masked, W, R, b, xs, mask, h0, c0):
     cell states); h_t = tanh(c_t) * o_t is recomputed for all t at once after it.
     """
     H = h0.shape[-1]
+    WR = jnp.concatenate([W, R], axis=0)  # [D + H, 4H]: one product per step
 
     def body(carry, inp):
         h, c = carry
         x_t, m = inp
-        a = x_t @ W + h @ R + b  # [B, 4H]
+        a = jnp.concatenate([x_t, h], axis=-1) @ WR + b  # [B, 4H]
         z, i, f, o = _split4(a, H)
         z, i, f, o = jnp.tanh(z), jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o)
         c_new = z * i + c * f
