@@ -1,0 +1,141 @@
+"""TCN (Bai et al. 2018): weight norm by hand, initialisation statistics, a
+block against flax nn.Conv(padding='CAUSAL') with the normalised kernels,
+streaming, the receptive field, dropout, padding, and a tiny training run."""
+
+import flax.linen as flax_nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+
+from seqmodels.conv.tcn import TCN, weight_norm
+from seqmodels.nn import dense
+from tests.conv import helpers
+
+
+def test_weight_norm_by_hand():
+    v = jnp.array([[[3.0, 1.0]], [[4.0, 0.0]]])  # [W=2, C_in=1, C_out=2]; column norms 5 and 1
+    w = weight_norm(v, jnp.array([10.0, 2.0]))
+    np.testing.assert_allclose(w[:, 0, 0], [6.0, 8.0])
+    np.testing.assert_allclose(w[:, 0, 1], [2.0, 0.0])
+
+
+def test_init_follows_the_paper():
+    spec = TCN(3, (64, 64), kernel_size=4)
+    params = spec.init(jax.random.key(0))
+    block0, block1 = params["blocks"]
+    assert set(block0) == {"conv1", "conv2", "downsample"} and set(block1) == {"conv1", "conv2"}
+    v = block0["conv2"]["v"]
+    assert v.shape == (4, 64, 64)
+    np.testing.assert_allclose(np.std(np.asarray(v)), 0.01, rtol=0.05)
+    np.testing.assert_allclose(weight_norm(v, block0["conv2"]["g"]), v, rtol=1e-5, atol=1e-7)  # g = ||v||
+    bound = 1 / np.sqrt(4 * 64)
+    assert np.abs(np.asarray(block0["conv2"]["bias"])).max() <= bound
+
+
+def flax_block(params, x, dilation, kernel_size):
+    """One temporal block from flax nn.Conv(padding='CAUSAL') and the paper's formula."""
+    def conv(p, h, features, k, d):
+        kernel = weight_norm(p["v"], p["g"]) if "v" in p else p["kernel"]
+        module = flax_nn.Conv(features, (k,), padding="CAUSAL", kernel_dilation=d)
+        return module.apply({"params": {"kernel": kernel, "bias": p["bias"]}}, h)
+
+    c_out = params["conv1"]["bias"].shape[0]
+    h = jax.nn.relu(conv(params["conv1"], x, c_out, kernel_size, dilation))
+    h = jax.nn.relu(conv(params["conv2"], h, c_out, kernel_size, dilation))
+    res = conv(params["downsample"], x, c_out, 1, 1) if "downsample" in params else x
+    return jax.nn.relu(h + res)
+
+
+def test_equals_flax_blocks():
+    spec = TCN(2, (5, 5, 3), kernel_size=3)
+    params = helpers.random_params(spec)
+    x = helpers.normal((30, 2))
+    h = x
+    for i, p in enumerate(params["blocks"]):
+        h = flax_block(p, h, 2 ** i, 3)
+    np.testing.assert_allclose(spec.apply(params, x), h, atol=1e-5, rtol=1e-5)
+
+
+def test_receptive_field():
+    spec = TCN(1, (4, 4, 4), kernel_size=3)
+    assert spec.receptive_field == 1 + 2 * 2 * (1 + 2 + 4) == 29
+    params = helpers.random_params(spec, scale=0.3)
+    span = helpers.input_span(lambda x: spec.apply(params, x), helpers.normal((40, 1)))
+    np.testing.assert_array_equal(span, np.arange(40 - 29, 40))
+
+
+@helpers.half_examples()
+@given(kernel=st.integers(1, 4), channels=st.lists(st.sampled_from([2, 3]), min_size=1, max_size=3),
+       t=st.integers(1, 20))
+def test_streaming_equals_full_pass(kernel, channels, t):
+    spec = TCN(2, tuple(channels), kernel_size=kernel)
+    params = helpers.random_params(spec)
+    x = helpers.normal((t, 2))
+    ys = helpers.stream(lambda s, x_t: spec.step(params, s, x_t), spec.init_state(), x)
+    np.testing.assert_allclose(ys, spec.apply(params, x), atol=1e-5, rtol=1e-5)
+
+
+def test_dropout_only_with_a_key():
+    spec = TCN(2, (16, 16), kernel_size=2, drop_rate=0.5)
+    params = helpers.random_params(spec)
+    x = helpers.normal((12, 2))
+    np.testing.assert_array_equal(spec.apply(params, x), spec.apply(params, x))
+    y1, y2 = (spec.apply(params, x, key=jax.random.key(k)) for k in (1, 2))
+    assert not np.allclose(y1, y2)
+    assert not np.allclose(y1, spec.apply(params, x))
+
+
+def test_padded_frames_never_leak():
+    spec = TCN(2, (4, 3), kernel_size=3)
+    params = helpers.random_params(spec)
+    x = helpers.normal((9, 2))
+    y = spec.apply(params, jnp.concatenate([x, 99.0 * helpers.normal((5, 2), seed=1)]),
+                   lengths=jnp.asarray(9))
+    np.testing.assert_allclose(y[:9], spec.apply(params, x), atol=1e-5)
+    np.testing.assert_array_equal(y[9:], 0.0)
+
+
+def test_gradients_match_finite_differences():
+    spec = TCN(1, (2, 3), kernel_size=2)
+    params = helpers.random_params(spec)
+    x = helpers.normal((6, 1))
+    check_grads(jax.jit(lambda p: jnp.sum(jnp.sin(spec.apply(p, x)))), (params,), order=1, modes=["rev"],
+                atol=2e-2, rtol=2e-2)
+
+
+def test_loss_goes_down():
+    """y(t) = x(t - 2) with a 2-level TCN (RF 7) and a linear read-out."""
+    spec = TCN(1, (8, 8), kernel_size=2)
+    params = {"tcn": spec.init(jax.random.key(0)), "head": dense.init(jax.random.key(1), 8, 1)}
+    x = helpers.normal((4, 32, 1))
+    target = jnp.pad(x, ((0, 0), (2, 0), (0, 0)))[:, :32]
+    model = lambda p, x: dense.apply(p["head"], spec.apply(p["tcn"], x))  # [T, 1]
+    loss_fn = lambda p: jnp.mean(jnp.square(jax.vmap(lambda x: model(p, x))(x) - target))
+    opt = optax.adam(2e-2)
+
+    @jax.jit
+    def train(params):
+        def body(carry, _):
+            params, state = carry
+            loss, grads = jax.value_and_grad(loss_fn)(params)
+            updates, state = opt.update(grads, state)
+            return (optax.apply_updates(params, updates), state), loss
+        return jax.lax.scan(body, (params, opt.init(params)), None, length=150)[1]
+
+    losses = train(params)
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="drop_rate must be in"):
+        TCN(1, (4,), drop_rate=1.0)
+    with pytest.raises(ValueError, match="at least one level"):
+        TCN(1, ())
+    with pytest.raises(ValueError, match=r"expected input \[T, 3\]"):
+        spec = TCN(3, (4,))
+        spec.apply(helpers.random_params(spec), jnp.ones((5, 2)))
