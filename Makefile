@@ -27,6 +27,8 @@ test-all: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.rnn
+	$(BIN)/python -m benchmarks.conv
+	$(BIN)/python -m benchmarks.attention
 
 clean:
 	rm -rf $(VENV) workdirs .pytest_cache .hypothesis
