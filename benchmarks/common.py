@@ -41,15 +41,21 @@ def time_interleaved(fns: dict, *, warmup: int = 2, repeats: int = 10) -> dict:
 
     Each round times every case once, so a burst of load from elsewhere on a
     shared machine hits all cases alike; the minimum is the least-disturbed run.
+    The order rotates from round to round: the case timed first in a round was
+    measured a few percent slower than the same compiled step timed later (the
+    conv benchmark's identical-HLO seqmodels/lax pair showed it), so no case
+    keeps that place.
     """
     for fn in fns.values():
         for _ in range(warmup):
             jax.block_until_ready(fn())
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    names = list(fns)
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
             t0 = time.perf_counter()
-            jax.block_until_ready(fn())
+            jax.block_until_ready(fns[name]())
             times[name].append(time.perf_counter() - t0)
     return {name: min(ts) for name, ts in times.items()}
 
