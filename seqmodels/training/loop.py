@@ -226,10 +226,12 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task) -> d
     def check_finite():
         bad = int(jax.device_get(state.first_nonfinite_step))
         if bad >= 0:
+            last = ckpts.latest_step()
+            kept = (f"The last good checkpoint (step {last}) is kept in {ckpts.directory}" if last is not None
+                    else f"No checkpoint had been saved yet (checkpoint_every={config.checkpoint_every})")
             raise NonFiniteLossError(
-                f"the loss or its gradient is NaN or Inf at step {bad}: training stopped. The last good "
-                f"checkpoint (step {ckpts.latest_step()}) is kept in {ckpts.directory}; lower the learning "
-                f"rate or clip gradients (optimizer.clip_norm) and run again.")
+                f"the loss or its gradient is NaN or Inf at step {bad}: training stopped. {kept}; lower the "
+                f"learning rate or clip gradients (optimizer.clip_norm) and run again.")
 
     def save_extra(step):
         return {"step": step, "data": task.train_iterator.get_state(),

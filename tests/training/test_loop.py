@@ -87,6 +87,12 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
+def test_nan_before_the_first_checkpoint_says_none_was_saved(tmp_path):
+    with pytest.raises(NonFiniteLossError, match=r"NaN or Inf at step 3: .*No checkpoint had been saved yet"):
+        _run(tmp_path, nan_at_step=3)
+    assert not list((tmp_path / "checkpoints" / "latest").iterdir())
+
+
 def test_early_stopping_keeps_and_reports_the_best(tmp_path):
     # "max" on a loss that goes down: no eval after the first improves, so patience 2 stops at step 30
     results = _run(tmp_path, early_stopping={"metric": "loss", "mode": "max", "patience": 2})
