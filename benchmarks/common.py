@@ -7,6 +7,7 @@ import statistics
 import time
 
 import jax
+import jax.numpy as jnp
 
 
 def machine() -> str:
@@ -70,3 +71,18 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
 
 def dump_json(obj) -> None:
     print(json.dumps(obj, sort_keys=True))
+
+
+def sgd_step(loss_fn, learning_rate: float = 1e-3):
+    """A jitted training step (params, x, target) -> (params - lr * grad, loss): the step every case times."""
+
+    @jax.jit
+    def step(params, x, target):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, target)
+        return jax.tree.map(lambda p, g: p - learning_rate * g, params, grads), loss
+
+    return step
+
+
+def mse(y, target):
+    return jnp.mean(jnp.square(y - target))

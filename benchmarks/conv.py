@@ -40,7 +40,6 @@ flags.DEFINE_bool("quick", False, "smoke mode: small shapes, few samples (second
 flags.DEFINE_integer("repeats", 5, "timed rounds of the training steps (best reported)")
 FLAGS = flags.FLAGS
 
-LR = 1e-3
 FULL = dict(batch=16, time=4096, channels=64, layers=8, kernel=3, samples=16000, max_exponent=9,
             wavenet_channels=(16, 16, 32))
 QUICK = dict(batch=2, time=256, channels=16, layers=4, kernel=3, samples=200, max_exponent=5,
@@ -49,22 +48,9 @@ QUICK = dict(batch=2, time=256, channels=16, layers=4, kernel=3, samples=200, ma
 
 # -- 1. training step of a causal dilated stack ------------------------------------------
 
-def sgd_step(loss_fn):
-    @jax.jit
-    def step(params, x, target):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, target)
-        return jax.tree.map(lambda p, g: p - LR * g, params, grads), loss
-
-    return step
-
-
-def mse(y, target):
-    return jnp.mean(jnp.square(y - target))
-
-
 def seqmodels_case(spec, key, x):
     params = spec.init(key)
-    loss = lambda p, x, target: mse(jax.vmap(lambda x: spec.apply(p, x))(x), target)
+    loss = lambda p, x, target: common.mse(jax.vmap(lambda x: spec.apply(p, x))(x), target)
     return params, loss
 
 
@@ -83,7 +69,7 @@ class FlaxStack(nn.Module):
 def flax_case(spec, key, x):
     module = FlaxStack(spec.channels[-1], len(spec.channels), spec.kernel_size)
     params = module.init(key, x[:1])
-    return params, lambda p, x, target: mse(module.apply(p, x), target)
+    return params, lambda p, x, target: common.mse(module.apply(p, x), target)
 
 
 def lax_params(spec, key):
@@ -101,7 +87,7 @@ def lax_case(spec, key, x):
             x = jax.nn.relu(x + p["bias"])
         return x
 
-    return lax_params(spec, key), lambda p, x, target: mse(forward(p, x), target)
+    return lax_params(spec, key), lambda p, x, target: common.mse(forward(p, x), target)
 
 
 def shifted_matmul_case(spec, key, x):
@@ -114,7 +100,7 @@ def shifted_matmul_case(spec, key, x):
             x = jax.nn.relu(y + p["bias"])
         return x
 
-    return lax_params(spec, key), lambda p, x, target: mse(forward(p, x), target)
+    return lax_params(spec, key), lambda p, x, target: common.mse(forward(p, x), target)
 
 
 CASES = {"seqmodels": seqmodels_case, "flax": flax_case, "lax": lax_case,
@@ -130,7 +116,7 @@ def bench_training(cfg, repeats):
     fns = {}
     for name, case in CASES.items():
         params, loss = case(spec, kp, x)
-        step = sgd_step(loss).lower(params, x, target).compile()
+        step = common.sgd_step(loss).lower(params, x, target).compile()
         fns[name] = (lambda step, params: lambda: step(params, x, target))(step, params)
     best = common.time_interleaved(fns, warmup=1, repeats=repeats)
     tokens = cfg["batch"] * cfg["time"]

@@ -29,24 +29,6 @@ flags.DEFINE_list("cases", [], "subset of case names to run (default: all)")
 flags.DEFINE_bool("json", False, "print one JSON line instead of the table")
 FLAGS = flags.FLAGS
 
-LR = 1e-3
-
-
-def sgd_step(loss_fn):
-    """A jitted step params -> params - lr * grad(loss)."""
-
-    @jax.jit
-    def step(params, xs, target):
-        loss, grads = jax.value_and_grad(loss_fn)(params, xs, target)
-        return jax.tree.map(lambda p, g: p - LR * g, params, grads), loss
-
-    return step
-
-
-def mse(ys, target):
-    return jnp.mean(jnp.square(ys - target))
-
-
 # -- seqmodels ----------------------------------------------------------------------
 
 def seqmodels_case(cell, **rnn_options):
@@ -57,7 +39,7 @@ def seqmodels_case(cell, **rnn_options):
         params = layer.init(key)
 
         def loss(params, xs, target):
-            return mse(layer.apply_batch(params, xs)[1], target)
+            return common.mse(layer.apply_batch(params, xs)[1], target)
 
         return params, loss
 
@@ -72,7 +54,7 @@ def flax_case(cell_cls):
         params = model.init(key, xs)
 
         def loss(params, xs, target):
-            return mse(model.apply(params, xs), target)
+            return common.mse(model.apply(params, xs), target)
 
         return params, loss
 
@@ -99,7 +81,7 @@ def equinox_case(kind):
             return jax.lax.scan(body, carry0, x)[1]
 
         def loss(params, xs, target):
-            return mse(jax.vmap(functools.partial(run, params))(xs), target)
+            return common.mse(jax.vmap(functools.partial(run, params))(xs), target)
 
         return params, loss
 
@@ -137,7 +119,7 @@ def main(argv):
         if FLAGS.cases and name not in FLAGS.cases:
             continue
         params, loss = build(kp, xs)
-        fns[name] = functools.partial(sgd_step(loss), params, xs, target)
+        fns[name] = functools.partial(common.sgd_step(loss), params, xs, target)
     best = common.time_interleaved(fns, repeats=FLAGS.repeats)
     rows = [{"case": name, "ms/step": round(1e3 * s, 1), "tokens/s": int(B * T / s)} for name, s in best.items()]
 

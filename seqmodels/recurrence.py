@@ -24,7 +24,6 @@ reference.
 """
 
 import dataclasses
-from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp

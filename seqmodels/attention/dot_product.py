@@ -78,6 +78,21 @@ def check_qkv(q: Array, k: Array, v: Array, *, name: str = "attention") -> tuple
     return T, S, N, Nkv, K
 
 
+def check_qkv_same_heads(q: Array, k: Array, v: Array, *, name: str) -> tuple[int, int, int]:
+    """Validate q [T, N, K] and k, v [S, N, K] (same heads and head dims, as sparse and linear attention
+    need); return q's shape (T, N, K)."""
+    for arr, label in ((q, "q"), (k, "k"), (v, "v")):
+        if arr.ndim != 3:
+            raise ValueError(f"{name}: expected {label} of shape [T, N, K] (one example; vmap over the batch), "
+                             f"got shape {arr.shape}")
+    if k.shape != v.shape:
+        raise ValueError(f"{name}: expected k and v of the same shape [S, N, K], got k {k.shape} and v {v.shape}")
+    if q.shape[1:] != k.shape[1:]:
+        raise ValueError(f"{name}: expected q and k with the same heads and head dim [.., N, K], "
+                         f"got q {q.shape} and k {k.shape}")
+    return q.shape
+
+
 def _repeat_kv(x: Array, N: int) -> Array:
     """[S, N', K] -> [S, N, K]: query head n reads key/value head n // (N / N')."""
     return jnp.repeat(x, N // x.shape[1], axis=1)  # [S, N, K]
@@ -445,4 +460,5 @@ def attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: Float[Arra
 
 
 __all__ = ["attention", "dot_product_attention", "attention_weights", "masked_softmax", "blockwise_attention",
-           "blockwise_dropout_factors", "build_mask", "check_qkv", "AUTO_BLOCKWISE_MIN_LENGTH", "DEFAULT_BLOCK_SIZE"]
+           "blockwise_dropout_factors", "build_mask", "check_qkv", "check_qkv_same_heads",
+           "AUTO_BLOCKWISE_MIN_LENGTH", "DEFAULT_BLOCK_SIZE"]

@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Key, Params
+from seqmodels.attention import dot_product
 
 # ---------------------------------------------------------------------------
 # Random features
@@ -100,15 +101,7 @@ def feature_map(features: Float[Array, "M K"], x: Float[Array, "... K"], *, is_q
 
 
 def _check(q, k, v, features, name: str) -> tuple[int, int, int]:
-    for arr, label in ((q, "q"), (k, "k"), (v, "v")):
-        if arr.ndim != 3:
-            raise ValueError(f"{name}: expected {label} of shape [T, N, K] (one example; vmap over the batch), "
-                             f"got shape {arr.shape}")
-    if k.shape != v.shape:
-        raise ValueError(f"{name}: expected k and v of the same shape [S, N, K], got k {k.shape} and v {v.shape}")
-    if q.shape[1:] != k.shape[1:]:
-        raise ValueError(f"{name}: expected q and k with the same heads and head dim [.., N, K], "
-                         f"got q {q.shape} and k {k.shape}")
+    dot_product.check_qkv_same_heads(q, k, v, name=name)
     if features.ndim != 2 or features.shape[1] != q.shape[2]:
         raise ValueError(f"{name}: expected features of shape [M, K] with K={q.shape[2]}, got {features.shape}")
     return q.shape

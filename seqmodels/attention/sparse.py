@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from seqmodels.array_types import Array, Bool, Float, Int, Key
-from seqmodels.attention import masks
+from seqmodels.attention import dot_product, masks
 
 Predicate = Callable[[Array, Array], Array]  # A(t, s): int position arrays -> bool, broadcasting
 
@@ -66,15 +66,7 @@ Predicate = Callable[[Array, Array], Array]  # A(t, s): int position arrays -> b
 
 def _check_qkv(q, k, v, name: str) -> tuple[int, int, int]:
     """q, k, v must all be [T, N, K] (self-attention); returns (T, N, K)."""
-    for arr, label in ((q, "q"), (k, "k"), (v, "v")):
-        if arr.ndim != 3:
-            raise ValueError(f"{name}: expected {label} of shape [T, N, K] (one example; vmap over the batch), "
-                             f"got shape {arr.shape}")
-    if k.shape != v.shape:
-        raise ValueError(f"{name}: expected k and v of the same shape [S, N, K], got k {k.shape} and v {v.shape}")
-    if q.shape[1:] != k.shape[1:]:
-        raise ValueError(f"{name}: expected q and k with the same heads and head dim [.., N, K], "
-                         f"got q {q.shape} and k {k.shape}")
+    dot_product.check_qkv_same_heads(q, k, v, name=name)
     if q.shape[0] != k.shape[0]:
         raise ValueError(f"{name}: sparse patterns are self-attention patterns and need T == S, "
                          f"got q {q.shape} and k {k.shape}")

@@ -7,18 +7,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from jax import lax
 
 from seqmodels import recurrence
 from seqmodels.cells import LSTM
 from tests.cells import helpers
-from tests.cells.helpers import D, T
+from tests.cells.helpers import D
 
 # Properties on the two cells with the most structure: peepholes + projection, and FGR (carry with i, f, o).
-CELLS = [LSTM(D, 4, peepholes=True, proj_size=2), LSTM(D, 4, variant="FGR")]
-CASES = helpers.property_cases(CELLS)
 
 
 def ids(c):
@@ -154,55 +150,7 @@ def test_forget_bias_initialisation():
     np.testing.assert_array_equal(params["b"], np.repeat([0.0, 0.0, 1.0, 0.0], 4))  # blocks z, i, f, o
 
 
-# -- properties --------------------------------------------------------------------
-
-@pytest.mark.parametrize("cell,runner", CASES, ids=ids)
-@given(seed=st.integers(0, 1000), t=st.integers(0, T - 1))
-def test_causality(cell, runner, seed, t):
-    helpers.check_causality(cell, runner, seed, t)
-
-
-@pytest.mark.parametrize("cell,runner", CASES, ids=ids)
-@given(seed=st.integers(0, 1000), length=st.integers(0, T), reverse=st.booleans())
-def test_padding_invariance(cell, runner, seed, length, reverse):
-    helpers.check_padding(cell, runner, seed, length, reverse)
-
-
-@pytest.mark.parametrize("cell", CELLS, ids=ids)
-@given(seed=st.integers(0, 1000), length=st.integers(0, T))
-def test_bidirectional_with_lengths(cell, seed, length):
-    helpers.check_bidirectional(cell, seed, length)
-
-
-@pytest.mark.parametrize("cell", CELLS, ids=ids)
-@given(seed=st.integers(0, 1000), length=st.integers(0, T), reverse=st.booleans())
-def test_hoisted_equals_plain(cell, seed, length, reverse):
-    helpers.check_hoist(cell, seed, length, reverse)
-
-
-@pytest.mark.parametrize("cell", CELLS, ids=ids)
-def test_jit_vmap_grad_equal_eager(cell):
-    helpers.check_transforms(cell)
-
-
-@pytest.mark.parametrize("cell", CELLS + [LSTM(D, 4, variant="CIFG", peepholes=True)], ids=ids)
-def test_finite_difference_gradients(cell):
-    helpers.check_gradients(cell)
-
-
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
-@pytest.mark.parametrize("cell", [LSTM(2, 3), LSTM(2, 3, peepholes=True, variant="FGR"), LSTM(5, 3, proj_size=1)],
-                         ids=ids)
-def test_shapes_and_dtypes(cell, dtype):
-    helpers.check_shapes(cell, dtype)
-
-
-# -- bad input ---------------------------------------------------------------------
-
-@pytest.mark.parametrize("cell", CELLS, ids=ids)
-def test_bad_input(cell):
-    helpers.check_bad_input(cell)
-
+# -- bad options (the shared properties, gradients, shapes and bad input: test_properties.py)
 
 def test_bad_options():
     with pytest.raises(ValueError, match=r"unknown variant 'NXG'; expected one of \['vanilla', 'NIG'"):

@@ -15,8 +15,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from jax import lax
 
 from seqmodels import recurrence
@@ -24,9 +22,6 @@ from seqmodels.cells import MGU
 from tests.cells import helpers
 from tests.cells.helpers import D, T
 
-CELLS = [MGU(D, 4)]
-CASES = helpers.property_cases(CELLS)
-ids = lambda c: type(c).__name__ if not isinstance(c, str) else c
 
 
 def sigmoid(v):
@@ -130,54 +125,7 @@ def test_forget_gate_zero_keeps_state():
     np.testing.assert_allclose(ys, np.tile(np.arange(4.0), (T, 1)), atol=1e-6)
 
 
-# -- properties --------------------------------------------------------------------
-
-@pytest.mark.parametrize("cell,runner", CASES, ids=ids)
-@given(seed=st.integers(0, 1000), t=st.integers(0, T - 1))
-def test_causality(cell, runner, seed, t):
-    helpers.check_causality(cell, runner, seed, t)
-
-
-@pytest.mark.parametrize("cell,runner", CASES, ids=ids)
-@given(seed=st.integers(0, 1000), length=st.integers(0, T), reverse=st.booleans())
-def test_padding_invariance(cell, runner, seed, length, reverse):
-    helpers.check_padding(cell, runner, seed, length, reverse)
-
-
-@pytest.mark.parametrize("cell", CELLS, ids=ids)
-@given(seed=st.integers(0, 1000), length=st.integers(0, T))
-def test_bidirectional_with_lengths(cell, seed, length):
-    helpers.check_bidirectional(cell, seed, length)
-
-
-@pytest.mark.parametrize("cell", CELLS, ids=ids)
-@given(seed=st.integers(0, 1000), length=st.integers(0, T), reverse=st.booleans())
-def test_hoisted_equals_plain(cell, seed, length, reverse):
-    helpers.check_hoist(cell, seed, length, reverse)
-
-
-@pytest.mark.parametrize("cell", CELLS, ids=ids)
-def test_jit_vmap_grad_equal_eager(cell):
-    helpers.check_transforms(cell)
-
-
-@pytest.mark.parametrize("cell", CELLS, ids=ids)
-def test_finite_difference_gradients(cell):
-    helpers.check_gradients(cell)
-
-
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
-@pytest.mark.parametrize("cell", [MGU(2, 3), MGU(4, 1)], ids=ids)
-def test_shapes_and_dtypes(cell, dtype):
-    helpers.check_shapes(cell, dtype)
-
-
-# -- bad input ---------------------------------------------------------------------
-
-@pytest.mark.parametrize("cell", CELLS, ids=ids)
-def test_bad_input(cell):
-    helpers.check_bad_input(cell)
-
+# -- bad options (the shared properties, gradients, shapes and bad input: test_properties.py)
 
 def test_bad_options():
     with pytest.raises(ValueError, match="unknown activation 'tanhh'"):

@@ -5,7 +5,6 @@ import flax.linen as flax_nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from seqmodels.conv.autoencoder import ConvAutoencoder
@@ -70,19 +69,8 @@ def test_compresses_a_tiny_sound():
     sound = (0.5 * jnp.sin(2 * jnp.pi * t / 16 + phases[:, :1])
              + 0.3 * jnp.sin(2 * jnp.pi * t / 6 + phases[:, 1:]))[..., None]  # [16, 64, 1]
     params = spec.init(jax.random.key(0))
-    opt = optax.adam(1e-2)
     loss_fn = lambda p: jnp.mean(jax.vmap(lambda x: spec.loss(p, x))(sound))
-
-    @jax.jit
-    def train(params):
-        def body(carry, _):
-            params, state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params)
-            updates, state = opt.update(grads, state)
-            return (optax.apply_updates(params, updates), state), loss
-        return jax.lax.scan(body, (params, opt.init(params)), None, length=150)[1]
-
-    losses = train(params)
+    _, losses = helpers.adam_train(loss_fn, params, learning_rate=1e-2, steps=150)
     assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
 
 

@@ -4,7 +4,6 @@ receptive field, streaming == full pass, padding, a tiny training run."""
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -95,18 +94,7 @@ def test_loss_goes_down():
     x = helpers.normal((8, 32, 1))
     target = jnp.pad(x, ((0, 0), (3, 0), (0, 0)))[:, :32]
     loss_fn = lambda p: jnp.mean(jnp.square(jax.vmap(lambda x: spec.apply(p, x))(x) - target))
-    opt = optax.adam(1e-2)
-
-    @jax.jit
-    def train(params):
-        def body(carry, _):
-            params, state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params)
-            updates, state = opt.update(grads, state)
-            return (optax.apply_updates(params, updates), state), loss
-        return jax.lax.scan(body, (params, opt.init(params)), None, length=300)[1]
-
-    losses = train(params)
+    _, losses = helpers.adam_train(loss_fn, params, learning_rate=1e-2, steps=300)
     assert losses[-1] < 0.05 * losses[0]
 
 

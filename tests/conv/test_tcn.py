@@ -6,7 +6,6 @@ import flax.linen as flax_nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -116,18 +115,7 @@ def test_loss_goes_down():
     target = jnp.pad(x, ((0, 0), (2, 0), (0, 0)))[:, :32]
     model = lambda p, x: dense.apply(p["head"], spec.apply(p["tcn"], x))  # [T, 1]
     loss_fn = lambda p: jnp.mean(jnp.square(jax.vmap(lambda x: model(p, x))(x) - target))
-    opt = optax.adam(2e-2)
-
-    @jax.jit
-    def train(params):
-        def body(carry, _):
-            params, state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params)
-            updates, state = opt.update(grads, state)
-            return (optax.apply_updates(params, updates), state), loss
-        return jax.lax.scan(body, (params, opt.init(params)), None, length=150)[1]
-
-    losses = train(params)
+    _, losses = helpers.adam_train(loss_fn, params, learning_rate=2e-2, steps=150)
     assert losses[-1] < 0.1 * losses[0]
 
 

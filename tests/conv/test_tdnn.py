@@ -6,7 +6,6 @@ import flax.linen as flax_nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -84,19 +83,7 @@ def test_delay_sum_is_learned_and_readable():
     x = helpers.normal((16, 40, 1))
     target = x + jnp.pad(x, ((0, 0), (3, 0), (0, 0)))[:, :40]
     loss_fn = lambda p: jnp.mean(jnp.square(jax.vmap(lambda x: spec.apply(p, x))(x) - target))
-    opt = optax.adam(5e-2)
-
-    @jax.jit
-    def train(params):
-        def body(carry, _):
-            params, state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params)
-            updates, state = opt.update(grads, state)
-            return (optax.apply_updates(params, updates), state), loss
-        (params, _), losses = jax.lax.scan(body, (params, opt.init(params)), None, length=300)
-        return params, losses
-
-    params, losses = train(params)
+    params, losses = helpers.adam_train(loss_fn, params, learning_rate=5e-2, steps=300)
     assert losses[-1] < 1e-3 * losses[0]
     np.testing.assert_allclose(params["layers"][0]["kernel"][:, 0, 0], [1, 0, 0, 1], atol=1e-2)
 

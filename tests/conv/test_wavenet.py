@@ -7,7 +7,6 @@ import flax.linen as flax_nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -236,20 +235,8 @@ def test_learns_to_continue_a_sine():
     waves = 0.8 * jnp.sin(2 * jnp.pi * (t[None] / 16.0 + jnp.arange(4.0)[:, None] / 4.0))  # [4, 64]
     x = mu_law_encode(waves, mu=31)
     params = spec.init(jax.random.key(0))
-    opt = optax.adam(1e-2)
     loss_fn = lambda p: jnp.mean(jax.vmap(lambda x: spec.loss(p, x))(x))
-
-    @jax.jit
-    def train(params):
-        def body(carry, _):
-            params, state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params)
-            updates, state = opt.update(grads, state)
-            return (optax.apply_updates(params, updates), state), loss
-        (params, _), losses = jax.lax.scan(body, (params, opt.init(params)), None, length=60)
-        return params, losses
-
-    params, losses = train(params)
+    params, losses = helpers.adam_train(loss_fn, params, learning_rate=1e-2, steps=60)
     assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
     samples = jax.jit(lambda p: spec.generate(p, jax.random.key(1), 32, prime=x[0, :32], temperature=0.1))(params)
     np.testing.assert_allclose(mu_law_decode(samples, mu=31), waves[0, 32:], atol=0.2)
