@@ -36,9 +36,20 @@ def weight_norm(v: Float[Array, "W C_in C_out"], g: Float[Array, "C_out"]) -> Fl
     return v * (g / norm)
 
 
-def _pytorch_bias(key: Key, fan_in: int, size: int, dtype) -> Array:
+# How the weight-normalised convolutions' directions v start:
+#   "normal":  N(0, init_scale), the init the paper describes (and the downsample's);
+#   "pytorch": U(+-1/sqrt(fan_in)), PyTorch's default nn.Conv1d init. This is what the paper's code
+#              really starts from: its `conv.weight.data.normal_(0, 0.01)` runs after `weight_norm`, whose
+#              forward pre-hook recomputes `weight` from g and v, so the N(0, 0.01) never takes effect
+#              (locuslab/TCN issue #1). It matters: on the adding problem the N(0, 0.01) start sits on
+#              the trivial baseline for thousands of steps.
+CONV_INITS = ("normal", "pytorch")
+
+
+def _torch_uniform(key: Key, fan_in: int, shape: int | tuple[int, ...], dtype) -> Array:
+    """U(+-1/sqrt(fan_in)): PyTorch's default init of conv biases and (kaiming_uniform, a=sqrt(5)) kernels."""
     bound = 1.0 / fan_in ** 0.5
-    return jax.random.uniform(key, (size,), dtype, -bound, bound)
+    return jax.random.uniform(key, shape if isinstance(shape, tuple) else (shape,), dtype, -bound, bound)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +65,7 @@ class TCN:
     kernel_size: int = 2
     drop_rate: float = 0.0
     init_scale: float = 0.01
+    conv_init: str = "normal"
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(self.channels))
@@ -63,6 +75,8 @@ class TCN:
                                **{f"channels[{i}]": c for i, c in enumerate(self.channels)})
         if not 0.0 <= self.drop_rate < 1.0:
             raise ValueError(f"TCN: drop_rate must be in [0, 1), got {self.drop_rate}")
+        if self.conv_init not in CONV_INITS:
+            raise ValueError(f"TCN: unknown conv_init {self.conv_init!r}; valid: {list(CONV_INITS)}")
 
     @property
     def dilations(self) -> tuple[int, ...]:
@@ -90,8 +104,11 @@ class TCN:
                 if conv is None:
                     continue
                 fan_in = conv.kernel_size * conv.in_channels
-                v = normal(next(keys), conv.kernel_shape, dtype)
-                bias = _pytorch_bias(next(keys), fan_in, conv.out_channels, dtype)
+                if self.conv_init == "pytorch" and name != "downsample":
+                    v = _torch_uniform(next(keys), fan_in, conv.kernel_shape, dtype)  # U(+-1/sqrt(fan_in))
+                else:
+                    v = normal(next(keys), conv.kernel_shape, dtype)
+                bias = _torch_uniform(next(keys), fan_in, conv.out_channels, dtype)
                 if name == "downsample":
                     block[name] = {"kernel": v, "bias": bias}
                 else:
