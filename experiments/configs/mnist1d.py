@@ -1,0 +1,123 @@
+"""Configs of the MNIST-1D experiment (experiments/mnist1d.py).
+
+    python -m experiments.mnist1d --workdir=workdirs/mnist1d
+    python -m experiments.mnist1d --workdir=workdirs/mnist1d_shuffled --config=experiments/configs/mnist1d.py:shuffled
+    python -m experiments.mnist1d --workdir=workdirs/mnist1d_best --config=experiments/configs/mnist1d.py:best
+    python -m experiments.mnist1d --workdir=workdirs/demo --config=experiments/configs/mnist1d.py:demo
+
+Variants:
+  (none)     the paper's protocol for all 8 models: Adam lr 1e-2, batch 100,
+             6000 steps, test accuracy of the last step.
+  shuffled   the same on the position-shuffled data set (data.shuffle=True).
+  best       our stronger models for beating the human expert (96%), the same
+             data (no augmentation) and batch/steps/Adam 1e-2, plus a cosine
+             decay: a bidirectional GRU with 32 units per direction (the
+             paper's has 6), and the protocol's TCN with the cosine decay.
+             Chosen on a validation split (the last 500 training sequences,
+             4000 steps, Adam 1e-2 + cosine; quick probes with this module's
+             models): GRU-32 95.6%, CNN with 64 channels 93.2%, 4-layer GELU
+             CNN 93.6%, the protocol's CNN 89.4% (the test set was not used).
+  demo       the README's `make demo`: MLP, CNN, GRU, TCN, Transformer with
+             the protocol but 1000 steps each (not 6000), a table of ours vs.
+             published.
+  small      CI (seconds): 500 generated samples, 20 steps, logistic and GRU.
+
+Seen (test accuracy of the last step, seed 0; 2-core CPU shared with three
+other experiments, so the runtimes, compilation included, are upper bounds:
+the first plain run took 42 min wall at load average 15-22, the shuffled one
+35 min wall and 7 min of CPU user time; GRU/LSTM were rerun at load ~6):
+
+    model        plain (published)   shuffled (published)   train s plain / shuffled
+    logistic     33.7%  (32%)        33.7%  (32%)            213 / 92
+    mlp          67.6%  (68%)        65.4%  (68%)            183 / 93
+    cnn          92.5%  (94%)        55.9%  (56%)             59 / 85
+    gru          93.0%  (91%)        52.1%  (57%)             34 / 33
+    lstm         89.3%               49.5%                    39 / 35
+    tcn          95.5%               56.0%                   608 / 601
+    transformer  89.4%               56.1%                   469 / 550
+    mixer        84.2%               59.7%                   439 / 186
+    human        96%                 ~30%
+
+Seeds 0/1/2: CNN plain 92.5/91.2/91.9, GRU plain 93.0/90.7/92.4, CNN
+shuffled 55.9/57.0/53.8, GRU shuffled 52.1/50.0/51.1 (published 94, 91, 56, 57).
+`:best`: bidirectional GRU, 32 units, 96.9% (seed 0, 288 s) and 97.0% (seed 1),
+TCN + cosine 95.3%: the GRU beats the human expert's 96%. `:demo`: MLP 63.8%,
+CNN 90.3%, GRU 89.5%, TCN 75.7%, Transformer 84.8% in 1 min 13 s wall at load
+~6.5 (10 min 56 s at load ~20). Details: results/mnist1d/README.md.
+"""
+
+import ml_collections
+
+ALL_MODELS = "logistic,mlp,cnn,gru,lstm,tcn,transformer,mixer"
+VARIANTS = ("plain", "shuffled", "best", "demo", "small")
+
+
+def _section(**fields) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(fields)
+
+
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.seed = 0  # init and batch order
+    config.num_steps = 6000  # Adam updates per model (the paper's)
+    config.batch_size = 100  # the paper's
+    config.eval_every = 250  # test evaluations (the paper's eval_every)
+    config.checkpoint_every = 2000
+    config.log_every = 500
+    config.keep_checkpoints = 1
+    config.restore_best = False  # report the last step, as the paper does (no selection on the test set)
+
+    config.data = ml_collections.ConfigDict()
+    config.data.shuffle = False  # True: the paper's position-shuffled variant
+    config.data.num_samples = 5000  # mnist1d's default: 4000 train / 1000 test
+    config.data.num_validation = 0  # > 0: hold out the last N train sequences as the eval set (tuning)
+
+    config.model = ml_collections.ConfigDict()
+    config.model.names = ALL_MODELS  # trained one after another, each in <workdir>/<name>
+    # Each section may also hold `num_steps` and an `optimizer` dict overriding the shared ones.
+    # The paper's PyTorch baselines: init="torch" is nn.Linear / nn.Conv1d's default U(+-1/sqrt(fan_in)).
+    config.model.logistic = _section(init="torch")
+    config.model.mlp = _section(hidden_size=100, num_layers=2, residual=True, init="torch")  # h + relu(W h + b)
+    config.model.cnn = _section(channels=25, kernel_sizes=(5, 3, 3), stride=2, padding="valid", pad=1,  # 40 -> 19
+                                activation="relu", readout="flatten", init="torch", drop_rate=0.0)  # -> 10 -> 5
+    config.model.gru = _section(hidden_size=6, num_layers=1, bidirectional=True, readout="flatten", init="torch")
+    config.model.lstm = _section(hidden_size=6, num_layers=1, bidirectional=True, readout="flatten", init="torch")
+    config.model.tcn = _section(channels=25, num_levels=4, kernel_size=3, drop_rate=0.0,
+                                readout="mean")  # "last" stayed at chance with lr 1e-2 (1000-step probe)
+    config.model.transformer = _section(patch_size=4, d_model=32, num_heads=4, d_ff=64, num_layers=2,
+                                        drop_rate=0.0, pool="mean")
+    config.model.mixer = _section(patch_size=4, d_model=32, token_hidden=32, channel_hidden=64, num_layers=2,
+                                  drop_rate=0.0)
+
+    config.optimizer = ml_collections.ConfigDict()
+    config.optimizer.name = "adam"
+    config.optimizer.learning_rate = 1e-2  # the paper's
+    config.optimizer.schedule = "constant"
+
+    if variant in (None, "plain"):
+        pass
+    elif variant == "shuffled":
+        config.data.shuffle = True
+    elif variant == "best":  # stronger models for beating the human expert, same data (no augmentation)
+        config.model.names = "gru,tcn"
+        config.model.gru.hidden_size = 32  # bidirectional GRU, 32 units per direction (the paper's: 6)
+        config.model.gru.init = "default"  # seqmodels' GRU init (lecun-normal, orthogonal, zero bias)
+        config.optimizer.schedule = "cosine"  # Adam 1e-2, warm-up 200 steps, cosine decay to 0 at step 6000
+        config.optimizer.warmup_steps = 200
+    elif variant == "demo":
+        config.model.names = "mlp,cnn,gru,tcn,transformer"
+        config.num_steps = 1000  # per model, a sixth of the protocol's 6000
+        config.eval_every = 0  # test set evaluated once, at the end
+        config.checkpoint_every = 1000
+        config.log_every = 250
+    elif variant == "small":
+        config.model.names = "logistic,gru"
+        config.num_steps = 20
+        config.batch_size = 40  # splits over the 8 simulated devices of the tests
+        config.eval_every = 10
+        config.checkpoint_every = 20
+        config.log_every = 5
+        config.data.num_samples = 500
+    else:
+        raise ValueError(f"unknown variant {variant!r}; valid variants: {list(VARIANTS)}")
+    return config

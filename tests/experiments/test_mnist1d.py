@@ -1,0 +1,135 @@
+"""The MNIST-1D experiment: the small config trains several models end to end and writes one table."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import mnist1d
+from experiments.configs import mnist1d as mnist1d_config
+from seqmodels.training import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return mnist1d.load_data(mnist1d_config.get_config("small"))
+
+
+def test_small_config_trains_every_model_and_writes_combined_results(tmp_path, small_data, monkeypatch):
+    config = mnist1d_config.get_config("small")
+    monkeypatch.setattr(mnist1d, "load_data", lambda config: small_data)  # generate once per test module
+    results = mnist1d.run_experiment(config, tmp_path)
+    names = mnist1d.model_names(config)
+    assert list(results["models"]) == names
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["metrics"] == results["metrics"]
+    for name in names:
+        m = results["models"][name]
+        assert 0.0 <= m["test_accuracy"] <= 1.0 and np.isfinite(m["test_loss"]), name
+        assert m["steps"] == config.num_steps and m["num_params"] > 0 and m["train_seconds"] > 0
+        sub = json.loads((tmp_path / name / "results.json").read_text())
+        assert sub["config"]["model"]["name"] == name
+        assert sub["metrics"]["accuracy"] == m["test_accuracy"]
+        train = [r for r in map(json.loads, (tmp_path / name / "metrics.jsonl").read_text().splitlines())
+                 if r["split"] == "train"]
+        assert train[-1]["loss"] < train[0]["loss"], name  # 20 steps already help
+    assert results["metrics"]["test_accuracy_gru"] > 0.2  # chance is 0.1
+    assert results["reference"]["published_plain"]["cnn"] == 0.94
+    assert results["reference"]["published_shuffled"]["gru"] == 0.57
+    assert results["models"]["gru"]["published"] == 0.91 and results["models"]["logistic"]["published"] == 0.32
+    assert (tmp_path / "plots" / "accuracy.png").stat().st_size > 0
+
+    # Started again on the same workdir: every model is found finished, same numbers.
+    again = mnist1d.run_experiment(config, tmp_path)
+    assert again["metrics"] == results["metrics"]
+
+
+def test_every_model_builds_and_gives_logits_shapes(small_data):
+    """All eight families (the small config trains three) trace to [B, 10] logits and a scalar loss."""
+    config = mnist1d_config.get_config()
+    batch = {"x": small_data["train"]["x"][:4], "y": small_data["train"]["y"][:4]}
+    for name in mnist1d.model_names(config):
+        task = mnist1d.make_task(mnist1d.model_config(config, name), small_data)
+        params = jax.eval_shape(task.init_params, jax.random.key(0))
+        loss, metrics = jax.eval_shape(lambda p: task.loss_fn(p, batch, jax.random.key(1), True), params)
+        assert loss.shape == () and metrics["accuracy"].shape == (), name
+
+
+@pytest.mark.slow
+def test_every_model_gives_finite_logits(small_data):
+    config = mnist1d_config.get_config()
+    batch = {"x": small_data["train"]["x"][:4], "y": small_data["train"]["y"][:4]}
+    for name in mnist1d.model_names(config):
+        sub = mnist1d.model_config(config, name)
+        init, apply = mnist1d.MODELS[name](sub.model, 40)
+        logits = apply(init(jax.random.key(0)), batch["x"], None)
+        assert logits.shape == (4, 10) and np.all(np.isfinite(logits)), name
+
+
+def test_published_cnn_shapes():
+    """The paper's CNN: 40 -> 20 -> 10 -> 5 frames x 25 channels, flattened into 125 features."""
+    sub = mnist1d.model_config(mnist1d_config.get_config(), "cnn")
+    params = jax.eval_shape(mnist1d.MODELS["cnn"](sub.model, 40)[0], jax.random.key(0))
+    assert params["head"]["w"].shape == (125, 10)
+    gru = mnist1d.MODELS["gru"](mnist1d.model_config(mnist1d_config.get_config(), "gru").model, 40)[0]
+    assert jax.eval_shape(gru, jax.random.key(0))["head"]["w"].shape == (40 * 12, 10)  # bidirectional 6, flattened
+
+
+def test_variants_and_overrides():
+    shuffled = mnist1d_config.get_config("shuffled")
+    assert shuffled.data.shuffle and mnist1d.model_names(shuffled) == mnist1d_config.ALL_MODELS.split(",")
+    plain = mnist1d_config.get_config()
+    assert (plain.optimizer.learning_rate, plain.batch_size, plain.num_steps) == (1e-2, 100, 6000)
+    demo = mnist1d_config.get_config("demo")
+    assert {"mlp", "cnn", "gru", "tcn", "transformer"} <= set(mnist1d.model_names(demo))
+    config = mnist1d_config.get_config()
+    config.model.tcn.num_steps = 123
+    config.model.tcn.optimizer = {"learning_rate": 2e-3}
+    sub = mnist1d.model_config(config, "tcn")
+    assert sub.num_steps == 123 and sub.optimizer.learning_rate == 2e-3 and sub.optimizer.name == "adam"
+    assert mnist1d.model_config(config, "cnn").num_steps == 6000
+    with pytest.raises(ValueError, match="valid variants"):
+        mnist1d_config.get_config("nope")
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("names", "cnn,resnet", "valid choices"),
+    ("names", "cnn,cnn", "twice"),
+    ("names", "", "at least one"),
+    ("cnn.padding", "full", "valid choices"),
+    ("transformer.patch_size", 3, "does not divide"),
+    ("gru.hidden_size", 0, "positive integer"),
+])
+def test_invalid_config_rejected_before_training(tmp_path, field, value, match):
+    config = mnist1d_config.get_config("small")
+    config.model.names = "cnn,gru,transformer"
+    section, _, key = field.rpartition(".")
+    (config.model[section] if section else config.model)[key] = value
+    with pytest.raises(ConfigError, match=match):
+        mnist1d.run_experiment(config, tmp_path)
+    assert not (tmp_path / "cnn").exists()  # nothing trained
+
+
+def test_command_line_rejects_unknown_model_cleanly(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.mnist1d", f"--workdir={tmp_path}",
+         "--config=experiments/configs/mnist1d.py:small", "--config.model.names=cnn,rnn9"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "error: model.names: unknown value 'rnn9'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_validation_split_holds_out_the_end_of_train(small_data):
+    config = mnist1d_config.get_config("small")
+    config.data.num_validation = 100
+    data = mnist1d.load_data(config)
+    assert len(data["train"]["y"]) == 300 and len(data["eval"]["y"]) == 100 and len(data["test"]["y"]) == 100
+    np.testing.assert_array_equal(data["eval"]["x"], small_data["train"]["x"][300:])
+    np.testing.assert_array_equal(data["test"]["x"], small_data["test"]["x"])
