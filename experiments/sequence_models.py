@@ -1,0 +1,220 @@
+"""The five models of the adding and copy-memory experiments (Bai, Kolter & Koltun 2018).
+
+    model = build(config.model, input_size=2, output_size=1, causal=False)
+    params = model.init(key)
+    ys = model.apply(params, xs, key=key, train=True)     # xs [B, T, D] -> ys [B, T, O]
+
+Every model maps a whole batch of sequences to one output vector per time
+step; the experiment picks the steps it scores (the last one for adding,
+all of them for copy memory). The pieces are the library's:
+
+  * tcn          seqmodels.conv.TCN (dilation 2^i, weight norm, ReLU, dropout,
+                 1x1 residual where widths differ, init N(0, 0.01)) + a dense
+                 read-out with weights N(0, 0.01), as in the paper's code;
+  * lstm, gru    seqmodels.recurrence.RNN(...).apply_batch (fused whole-batch
+                 kernels) + dense read-out;
+  * rnn          the same with an Elman (tanh) cell;
+  * transformer  dense input projection + sinusoidal positions +
+                 seqmodels.models.transformer.Stack (pre-norm blocks) + dense
+                 read-out; causal when the task needs it (copy memory).
+
+`model` config fields: name, plus per-model sections `tcn` (levels,
+channels, kernel_size, drop_rate, conv_init: "pytorch" is the init the
+paper's code really runs, see seqmodels/conv/tcn.py), `lstm` / `gru` / `rnn` (hidden_size) and
+`transformer` (d_model, num_heads, d_ff, num_layers, drop_rate).
+`summarize_runs` gathers the per-model results.json files of one task into
+one table (results/<task>/results.json).
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+
+from seqmodels import recurrence
+from seqmodels.attention import positional
+from seqmodels.cells import GRU, LSTM, Elman
+from seqmodels.conv import TCN
+from seqmodels.conv.tcn import CONV_INITS
+from seqmodels.models import transformer
+from seqmodels.nn import dense, initializers
+from seqmodels.training import validate
+
+MODELS = ("tcn", "lstm", "gru", "rnn", "transformer")
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceModel:
+    """init(key) -> params; apply(params, xs [B, T, D], *, key, train) -> ys [B, T, O]."""
+    name: str
+    init: Callable
+    apply: Callable
+
+
+def num_params(params) -> int:
+    return int(sum(x.size for x in jax.tree.leaves(params)))
+
+
+def _tcn(cfg, input_size, output_size):
+    validate.positive("model.tcn.levels", cfg.levels, integer=True)
+    validate.positive("model.tcn.channels", cfg.channels, integer=True)
+    validate.positive("model.tcn.kernel_size", cfg.kernel_size, integer=True)
+    validate.in_range("model.tcn.drop_rate", cfg.drop_rate, 0.0, 1.0, high_open=True)
+    conv_init = validate.choice("model.tcn.conv_init", cfg.get("conv_init", "normal"), CONV_INITS)
+    tcn = TCN(input_size, (cfg.channels,) * cfg.levels, kernel_size=cfg.kernel_size, drop_rate=cfg.drop_rate,
+              conv_init=conv_init)
+
+    def init(key):
+        k_tcn, k_out = jax.random.split(key)
+        return {"tcn": tcn.init(k_tcn),
+                "readout": dense.init(k_out, cfg.channels, output_size, w_init=initializers.normal(0.01))}
+
+    def apply(params, xs, *, key=None, train=False):
+        keys = jax.random.split(key, xs.shape[0]) if (train and key is not None) else None
+        if keys is None:
+            hs = jax.vmap(lambda x: tcn.apply(params["tcn"], x))(xs)  # [B, T, C]
+        else:
+            hs = jax.vmap(lambda x, k: tcn.apply(params["tcn"], x, key=k))(xs, keys)
+        return dense.apply(params["readout"], hs)
+
+    return init, apply
+
+
+_CELLS = {"lstm": LSTM, "gru": GRU, "rnn": Elman}
+
+
+def _recurrent(name, cfg, input_size, output_size):
+    validate.positive(f"model.{name}.hidden_size", cfg.hidden_size, integer=True)
+    rnn = recurrence.RNN(_CELLS[name](input_size, cfg.hidden_size))
+
+    def init(key):
+        k_rnn, k_out = jax.random.split(key)
+        return {"rnn": rnn.init(k_rnn), "readout": dense.init(k_out, cfg.hidden_size, output_size)}
+
+    def apply(params, xs, *, key=None, train=False):
+        del key, train
+        _, hs = rnn.apply_batch(params["rnn"], xs)  # [B, T, H]
+        return dense.apply(params["readout"], hs)
+
+    return init, apply
+
+
+def _transformer(cfg, input_size, output_size, causal):
+    for field in ("d_model", "num_heads", "d_ff", "num_layers"):
+        validate.positive(f"model.transformer.{field}", cfg[field], integer=True)
+    validate.in_range("model.transformer.drop_rate", cfg.drop_rate, 0.0, 1.0, high_open=True)
+    if cfg.d_model % cfg.num_heads:
+        raise validate.ConfigError(f"model.transformer.d_model: {cfg.d_model} is not divisible by "
+                                   f"num_heads={cfg.num_heads}")
+    stack = transformer.Stack(transformer.Block(cfg.d_model, cfg.num_heads, cfg.d_ff, causal=causal,
+                                                drop_rate=cfg.drop_rate), cfg.num_layers)
+
+    def init(key):
+        k_in, k_stack, k_out = jax.random.split(key, 3)
+        return {"proj": dense.init(k_in, input_size, cfg.d_model), "stack": stack.init(k_stack),
+                "readout": dense.init(k_out, cfg.d_model, output_size)}
+
+    def one(params, x, key, train):  # x [T, D]
+        h = dense.apply(params["proj"], x) + positional.sinusoidal(x.shape[0], cfg.d_model)  # [T, d_model]
+        h = stack.apply(params["stack"], h, key=key, deterministic=not train)
+        return dense.apply(params["readout"], h)
+
+    def apply(params, xs, *, key=None, train=False):
+        if train and key is not None and cfg.drop_rate > 0:
+            return jax.vmap(lambda x, k: one(params, x, k, True))(xs, jax.random.split(key, xs.shape[0]))
+        return jax.vmap(lambda x: one(params, x, None, False))(xs)
+
+    return init, apply
+
+
+def build(model_config: Any, *, input_size: int, output_size: int, causal: bool) -> SequenceModel:
+    """The model `model_config.name` names, sized by its own section of `model_config`."""
+    name = validate.choice("model.name", model_config.name, MODELS)
+    cfg = model_config[name]
+    if name == "tcn":
+        init, apply = _tcn(cfg, input_size, output_size)
+    elif name == "transformer":
+        init, apply = _transformer(cfg, input_size, output_size, causal)
+    else:
+        init, apply = _recurrent(name, cfg, input_size, output_size)
+    return SequenceModel(name, init, apply)
+
+
+def model_section(config: Any) -> dict:
+    """The sizes of the model that runs (the other models' sections are left out of reports)."""
+    return {"name": config.model.name, **dict(config.model[config.model.name].items())}
+
+
+def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task: str, metric: str,
+                   protocol_steps: int, baseline: float, reference: dict[str, Any], note: str = "") -> dict:
+    """Gather one task's per-model runs (model -> workdir) into out_dir/results.json.
+
+    Each model's entry has the steps it ran against the protocol's, its test
+    metric, the published number, the trivial baseline and the ratio to it,
+    and its training time; the per-model results.json files stay under
+    out_dir/<model>/ with their curves.
+    """
+    import shutil
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = {}
+    for model, run_dir in run_dirs.items():
+        run_dir = Path(run_dir)
+        results = json.loads((run_dir / "results.json").read_text())
+        dest = out_dir / model
+        dest.mkdir(exist_ok=True)
+        shutil.copy(run_dir / "results.json", dest / "results.json")
+        for png in (run_dir / "plots").glob("*.png"):
+            shutil.copy(png, dest / png.name)
+        value = results["metrics"][metric]
+        table[model] = {
+            "steps_run": results["steps"]["last"], "protocol_steps": protocol_steps,
+            "params_from_step": results["steps"]["params_from"],
+            f"test_{metric}": value, "published": reference.get(model),
+            "trivial_baseline": baseline, "ratio_to_baseline": value / baseline,
+            "num_params": results["metrics"].get("num_params"),
+            # a resumed run's results.json times only its last segment (see the config docstring for totals)
+            "train_seconds_last_segment": results["timing"]["train_seconds_this_run"],
+            "steps_in_last_segment": results["timing"]["steps_this_run"],
+            "final_metrics": results["metrics"],
+            "model": results["config"]["model"].get(model, {}),
+            "optimizer": results["config"]["optimizer"],
+        }
+    summary = {"task": task, "metric": f"test {metric}", "trivial_baseline": baseline,
+               "reference": reference, "note": note, "models": table}
+    (out_dir / "results.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    _plot_summary(run_dirs, out_dir / f"{task}_test_{metric}.png", metric, baseline, reference, task)
+    return summary
+
+
+def _plot_summary(run_dirs, path, metric, baseline, reference, task):
+    """Test-metric curves of all models on one log plot, with the baseline and published numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (model, run_dir) in enumerate(run_dirs.items()):
+        steps, values = [], []
+        for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            if rec.get("split") == "eval" and metric in rec:
+                steps.append(rec["step"])
+                values.append(rec[metric])
+        color = f"C{i}"
+        ax.plot(steps, values, color=color, marker=".", label=model)
+        if reference.get(model) is not None:
+            ax.axhline(reference[model], color=color, ls=":", lw=1)
+    ax.axhline(baseline, color="k", ls="--", lw=1, label=f"trivial baseline {baseline:.3g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (batch 32)")
+    ax.set_ylabel(f"test {metric}")
+    ax.set_title(f"{task}: test {metric} (dotted: published)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

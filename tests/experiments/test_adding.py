@@ -1,0 +1,94 @@
+"""The adding experiment's small configs run end to end through the shell."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import adding, sequence_models
+from experiments.configs import adding as adding_config
+from seqmodels.data import synthetic
+from seqmodels.training import ConfigError, train_and_evaluate
+
+
+def test_data_follows_the_protocol():
+    data = synthetic.make_adding(0, 500, seq_len=600)
+    x, y = data["x"], data["y"]
+    assert x.shape == (500, 600, 2) and y.shape == (500,)
+    assert np.all(x[..., 1].sum(1) == 2)  # two markers per sequence
+    assert 0.0 <= x[..., 0].min() and x[..., 0].max() < 1.0
+    np.testing.assert_allclose(y, (x[..., 0] * x[..., 1]).sum(1), rtol=1e-6)
+    assert abs(np.mean((y - 1.0) ** 2) - adding.BASELINE_MSE) < 0.03  # predict-1 baseline ~ 1/6
+
+
+def test_full_configs_have_the_papers_sizes():
+    for name in adding_config.MODELS:
+        config = adding_config.get_config(name)
+        assert config.model.name == name and config.data.seq_len == 600 and config.batch_size == 32
+        model = sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
+        n = sequence_models.num_params(jax.eval_shape(model.init, jax.random.key(0)))
+        assert 60_000 < n < 75_000, (name, n)  # ~70K as in Table 1
+    tcn = adding_config.get_config("tcn")
+    assert tcn.model.tcn.to_dict() == dict(levels=8, channels=24, kernel_size=8, drop_rate=0.0,
+                                              conv_init="pytorch")
+    assert tcn.optimizer.learning_rate == 2e-3
+    assert adding_config.get_config("lstm").optimizer.clip_norm == 5.0
+
+
+def test_tcn_init_is_the_papers_code():
+    """Weight-normed convs from PyTorch's U(+-1/sqrt(fan_in)) (the code's N(0, 0.01) never takes effect
+    under weight_norm), read-out N(0, 0.01)."""
+    model = sequence_models.build(adding_config.get_config("tcn").model, input_size=2, output_size=1, causal=False)
+    params = model.init(jax.random.key(0))
+    v = np.concatenate([np.ravel(b["conv2"]["v"]) for b in params["tcn"]["blocks"]])  # fan_in 8 * 24
+    bound = 1 / np.sqrt(8 * 24)
+    assert np.abs(v).max() <= bound and abs(v.std() - bound / np.sqrt(3)) < 1e-3 and abs(v.mean()) < 1e-3
+    assert abs(np.std(params["readout"]["w"]) - 0.01) < 5e-3
+
+
+@pytest.mark.parametrize("name", ["tcn", pytest.param("gru", marks=pytest.mark.slow),
+                                  pytest.param("transformer", marks=pytest.mark.slow)])
+def test_small_config_trains_and_writes_results(tmp_path, name):
+    config = adding_config.get_config(f"small_{name}")
+    task = adding.make_task(config)
+    batch = next(iter(task.eval_batches()))
+    untrained, _ = task.loss_fn(task.init_params(jax.random.split(jax.random.key(config.seed), 3)[0]),
+                                batch, None, False)
+    train_and_evaluate(config, tmp_path, task)
+    results = json.loads((tmp_path / "results.json").read_text())
+    metrics = results["metrics"]
+    assert np.isfinite(metrics["mse"]) and metrics["num_params"] > 0
+    assert metrics["mse"] < float(untrained)  # 40 steps already help
+    assert results["reference"]["published_mse"]["tcn"] == 5.8e-5
+    assert results["reference"]["trivial_baseline_mse"] == pytest.approx(1 / 6)
+    assert results["reference"]["protocol_steps"] == adding_config.PROTOCOL_STEPS
+    assert results["config"]["model"]["name"] == name
+
+
+def test_summarize_gathers_runs(tmp_path):
+    for name in ("tcn", "lstm"):
+        config = adding_config.get_config(f"small_{name}")
+        config.num_steps, config.eval_every = 4, 2
+        train_and_evaluate(config, tmp_path / "runs" / name, adding.make_task(config))
+    summary = adding.summarize(tmp_path / "runs", tmp_path / "out")
+    assert set(summary["models"]) == {"tcn", "lstm"}
+    row = summary["models"]["lstm"]
+    assert row["steps_run"] == 4 and row["protocol_steps"] == adding_config.PROTOCOL_STEPS
+    assert row["published"] == 0.164 and row["trivial_baseline"] == pytest.approx(1 / 6)
+    assert np.isfinite(row["test_mse"])
+    assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "adding_T600_test_mse.png").exists()
+    assert (tmp_path / "out" / "tcn" / "results.json").exists()
+
+
+def test_invalid_config_is_rejected():
+    config = adding_config.get_config("small")
+    config.model.name = "wavenet"
+    with pytest.raises(ConfigError, match="valid choices"):
+        adding.make_task(config)
+    config = adding_config.get_config("small")
+    config.model.tcn["channels"] = 0
+    with pytest.raises(ConfigError, match="model.tcn.channels"):
+        adding.make_task(config)
+    with pytest.raises(ValueError, match="valid variants"):
+        adding_config.get_config("small_wavenet")
