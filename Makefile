@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/python -m experiments.delay_sum --workdir=workdirs/delay_sum
+	$(BIN)/python -m experiments.mnist1d --workdir=workdirs/demo --config=experiments/configs/mnist1d.py:demo
 
 test: setup
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests
