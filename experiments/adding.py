@@ -21,7 +21,7 @@ from pathlib import Path
 import jax.numpy as jnp
 
 from experiments import launcher, sequence_models
-from seqmodels.data import batching, synthetic
+from seqmodels.data import synthetic
 from seqmodels.training import Task, losses, validate
 
 BASELINE_MSE = 1.0 / 6.0  # predict 1 always: Var(U1 + U2) = 2 / 12
@@ -51,12 +51,8 @@ def make_task(config) -> Task:
 
     train = synthetic.make_adding(d.seed, d.num_train, seq_len=d.seq_len)
     test = synthetic.make_adding(d.seed + 1, d.num_test, seq_len=d.seq_len)
-    return Task(
-        init_params=model.init,
-        loss_fn=loss_fn,
-        train_iterator=batching.TrainIterator(batching.ArraySource(train), config.batch_size, seed=config.seed),
-        eval_batches=lambda: batching.eval_batches(batching.ArraySource(test), config.batch_size),
-        final_eval=lambda params: {"num_params": sequence_models.num_params(params)},
+    return sequence_models.array_task(
+        config, model, loss_fn, train, test,
         reference={"paper": "Bai, Kolter & Koltun 2018, Table 1: adding T=600 test MSE",
                    "published_mse": PUBLISHED_MSE, "published_mse_this_model": PUBLISHED_MSE.get(config.model.name),
                    "trivial_baseline_mse": BASELINE_MSE, "goal_tcn_mse": GOAL_TCN_MSE,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 
 from experiments import launcher, sequence_models
-from seqmodels.data import batching, synthetic
+from seqmodels.data import synthetic
 from seqmodels.training import Task, losses, validate
 
 NUM_DIGITS = synthetic.COPY_NUM_DIGITS
@@ -62,12 +62,8 @@ def make_task(config) -> Task:
 
     train = synthetic.make_copy_memory(d.seed, d.num_train, seq_len=d.seq_len)
     test = synthetic.make_copy_memory(d.seed + 1, d.num_test, seq_len=d.seq_len)
-    return Task(
-        init_params=model.init,
-        loss_fn=loss_fn,
-        train_iterator=batching.TrainIterator(batching.ArraySource(train), config.batch_size, seed=config.seed),
-        eval_batches=lambda: batching.eval_batches(batching.ArraySource(test), config.batch_size),
-        final_eval=lambda params: {"num_params": sequence_models.num_params(params)},
+    return sequence_models.array_task(
+        config, model, loss_fn, train, test,
         reference={"paper": "Bai, Kolter & Koltun 2018, Table 1: copy memory T=1000 test CE (all T+20 steps)",
                    "published_ce": PUBLISHED_CE, "published_ce_this_model": PUBLISHED_CE.get(config.model.name),
                    "memoryless_baseline_ce": baseline_ce(d.seq_len), "chance_recall_ce": math.log(8),

@@ -37,10 +37,11 @@ from seqmodels import recurrence
 from seqmodels.attention import positional
 from seqmodels.cells import GRU, LSTM, Elman
 from seqmodels.conv import TCN
+from seqmodels.data import batching
 from seqmodels.conv.tcn import CONV_INITS
 from seqmodels.models import transformer
 from seqmodels.nn import dense, initializers
-from seqmodels.training import validate
+from seqmodels.training import Task, validate
 
 MODELS = ("tcn", "lstm", "gru", "rnn", "transformer")
 
@@ -140,6 +141,20 @@ def build(model_config: Any, *, input_size: int, output_size: int, causal: bool)
     else:
         init, apply = _recurrent(name, cfg, input_size, output_size)
     return SequenceModel(name, init, apply)
+
+
+def array_task(config: Any, model: SequenceModel, loss_fn: Callable, train: dict, test: dict,
+               reference: dict) -> Task:
+    """The Task of an in-memory data set (arrays): shuffled train batches of config.batch_size, the
+    whole test set for evaluation, the parameter count as a final metric."""
+    return Task(
+        init_params=model.init,
+        loss_fn=loss_fn,
+        train_iterator=batching.TrainIterator(batching.ArraySource(train), config.batch_size, seed=config.seed),
+        eval_batches=lambda: batching.eval_batches(batching.ArraySource(test), config.batch_size),
+        final_eval=lambda params: {"num_params": num_params(params)},
+        reference=reference,
+    )
 
 
 def model_section(config: Any) -> dict:
