@@ -279,17 +279,21 @@ def transformer(cfg, seq_len: int) -> Model:
                                        input_dim=cfg.patch_size, max_len=seq_len // cfg.patch_size,
                                        positional="learned", pool=cfg.pool)
 
-    def init(key):
-        return model.init(key)
+    return model.init, _patch_apply(model, cfg.patch_size, "transformer")
+
+
+def _patch_apply(model, patch_size: int, name: str):
+    """apply(params, xs [B, T, 1], key) of a patch model (Transformer, Mixer): patches, then one example at a
+    time under vmap, dropout only when a key is given."""
 
     def apply(params, xs, key):
-        patches = _patches(xs, cfg.patch_size, "transformer")
+        patches = _patches(xs, patch_size, name)
         if key is None:
             return jax.vmap(lambda x: model.apply(params, x, deterministic=True))(patches)
         keys = jax.random.split(key, xs.shape[0])
         return jax.vmap(lambda x, k: model.apply(params, x, key=k))(patches, keys)
 
-    return init, apply
+    return apply
 
 
 def mixer(cfg, seq_len: int) -> Model:
@@ -303,17 +307,7 @@ def mixer(cfg, seq_len: int) -> Model:
                                  drop_rate=cfg.drop_rate)
     model = mixer_lib.Mixer(block, cfg.num_layers, input_dim=cfg.patch_size, num_classes=NUM_CLASSES)
 
-    def init(key):
-        return model.init(key)
-
-    def apply(params, xs, key):
-        patches = _patches(xs, cfg.patch_size, "mixer")
-        if key is None:
-            return jax.vmap(lambda x: model.apply(params, x, deterministic=True))(patches)
-        keys = jax.random.split(key, xs.shape[0])
-        return jax.vmap(lambda x, k: model.apply(params, x, key=k))(patches, keys)
-
-    return init, apply
+    return model.init, _patch_apply(model, cfg.patch_size, "mixer")
 
 
 MODELS: dict[str, Callable[[Any, int], Model]] = {
