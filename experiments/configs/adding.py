@@ -37,7 +37,7 @@ predicting 1 scores 0.1590):
 The TCN goal (MSE <= 1e-4) is NOT met: the TCN sat on the trivial baseline
 until step ~5500, then fell to 3.6e-3 (step 6000), 3.5e-4 (10000) and
 2.3e-4 (14500, its best), 2.96e-4 at the last step; the paper's 5.8e-5 is
-3-5x lower. The recurrent runs are 2000-step probes (`--config.num_steps=2000
+4-5x lower. The recurrent runs are 2000-step probes (`--config.num_steps=2000
 --config.eval_every=500`): as in the paper, the LSTM and the Elman RNN sit
 on the baseline while the GRU solves the task (2.0e-2, 2.3e-3, 1.1e-3,
 5.2e-4 at steps 500-2000). The Transformer row is a 20-step probe. At the quiet machine's 0.11 s/step (TCN
