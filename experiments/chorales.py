@@ -58,6 +58,7 @@ from experiments import launcher
 from seqmodels import recurrence
 from seqmodels.cells import GRU, LSTM
 from seqmodels.conv import TCN
+from seqmodels.conv.tcn import CONV_INITS
 from seqmodels.data import batching, packaged
 from seqmodels.nn import dense, dropout
 from seqmodels.training import ConfigError, Task, losses, validate
@@ -132,7 +133,9 @@ def make_model(config):
     if m.name == "tcn":
         validate.positive("model.num_levels", m.num_levels, integer=True)
         validate.positive("model.kernel_size", m.kernel_size, integer=True)
-        body = TCN(NUM_KEYS, (m.hidden_size,) * m.num_levels, kernel_size=m.kernel_size, drop_rate=m.dropout)
+        conv_init = validate.choice("model.conv_init", m.get("conv_init", "normal"), CONV_INITS)
+        body = TCN(NUM_KEYS, (m.hidden_size,) * m.num_levels, kernel_size=m.kernel_size, drop_rate=m.dropout,
+                   conv_init=conv_init)
     else:
         cell = (LSTM if m.name == "lstm" else GRU)(NUM_KEYS, m.hidden_size)
         body = recurrence.RNN(cell)

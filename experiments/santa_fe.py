@@ -78,6 +78,7 @@ from experiments import launcher
 from seqmodels import recurrence
 from seqmodels.cells import GRU, LSTM
 from seqmodels.conv import TCN, TDNN, streaming
+from seqmodels.conv.tcn import CONV_INITS
 from seqmodels.data import batching, packaged
 from seqmodels.nn import dense
 from seqmodels.training import Task, validate
@@ -136,7 +137,7 @@ def rnn_predictor(m, cell) -> Predictor:
 
 
 def tcn_predictor(m) -> Predictor:
-    tcn = TCN(1, tuple(m.tcn_channels), kernel_size=m.tcn_kernel_size)
+    tcn = TCN(1, tuple(m.tcn_channels), kernel_size=m.tcn_kernel_size, conv_init=m.get("tcn_conv_init", "normal"))
 
     def init(key):
         k_tcn, k_out = jax.random.split(key)
@@ -170,6 +171,7 @@ def make_predictor(m) -> Predictor:
     for c in tuple(m.tcn_channels) or (0,):
         validate.positive("model.tcn_channels", c, integer=True)
     validate.positive("model.tcn_kernel_size", m.tcn_kernel_size, integer=True)
+    validate.choice("model.tcn_conv_init", m.get("tcn_conv_init", "normal"), CONV_INITS)
     return tcn_predictor(m)
 
 
@@ -423,8 +425,8 @@ def summarize(run_dirs, out_dir) -> dict:
             "beats_wan": mt["nmse_true_var"] < WAN_NMSE}
         rows.append(
             f"| {name} | {mt['nmse_true_var']:.4f} | {mt['nmse_train_var']:.4f} | {WAN_NMSE} | "
-            f"{min(seeds):.3f} / {np.median(seeds):.3f} / {max(seeds):.3f} ({S} seeds) | "
-            f"{int(mt['selected_seed'])} ({mt['val_nmse']:.3f}) | {mt['seed_mean_forecast_nmse_true_var']:.3f} | "
+            f"{min(seeds):.3g} / {np.median(seeds):.3g} / {max(seeds):.3g} ({S} seeds) | "
+            f"{int(mt['selected_seed'])} ({mt['val_nmse']:.3g}) | {mt['seed_mean_forecast_nmse_true_var']:.3g} | "
             f"{int(mt['num_params_per_seed']):,} | {r['steps']['params_from']} / {r['steps']['last']} | "
             f"{r['timing']['train_seconds_this_run'] / 60:.1f} min |")
     any_m = next(iter(runs.values()))["metrics"]

@@ -136,6 +136,10 @@ def test_invalid_configs_are_rejected(tmp_path):
     config.model.input_dropout = -0.1
     with pytest.raises(ConfigError, match="model.input_dropout"):
         chorales.make_task(config)
+    config = chorales_config.get_config("small")
+    config.model.conv_init = "xavier"
+    with pytest.raises(ConfigError, match="model.conv_init"):
+        chorales.make_task(config)
     with pytest.raises(ValueError, match="valid variants"):
         chorales_config.get_config("lstm,gru")
     assert chorales_config.get_config("lstm").model.name == "lstm"

@@ -97,6 +97,7 @@ def test_forecast_feeds_predictions_back(name):
     ({"data.window": 20, "data.burn_in": 5}, "receptive field"),
     ({"data.burn_in": 10}, "receptive field - 1"),
     ({"data.burn_in": 48}, "smaller than data.window"),
+    ({"model.name": "tcn", "model.tcn_conv_init": "xavier"}, "model.tcn_conv_init"),
 ])
 def test_invalid_config_is_rejected(overrides, message):
     config = santa_fe_config.get_config("small")
