@@ -24,8 +24,14 @@ The GRU kernel does the same for `GRU(reset="after")` (cuDNN/flax form):
     r, u = sigmoid(W_. x + R_. h' + b_.)   n = tanh(W_h x + b_h + r * (R_h h' + b_hn))
     h = u * h' + (1 - u) * n
 
-The input product x_t W stays inside the forward scan: on a 2-core CPU,
-hoisting it out as one [T*B, D] x [D, 4H] product was slower (benchmarks/rnn.py).
+The input gradient dx_t = da_t W^T is one product after the reverse scan, so
+XLA drops it where the inputs need no gradient (the first layer), as autodiff
+of a plain scan does; computing it inside the scan with dh_{t-1} (one
+[B, 4H] x [4H, H + D] product per step) cost the LSTM 159 vs 146 ms per
+training step here (benchmarks/rnn.py). The input product x_t W stays inside
+the forward scan: on a 2-core CPU, hoisting it out as one [T*B, D] x [D, 4H]
+product was slower (LSTM 159-160 vs 145-148 ms, GRU 131-134 vs 123-129 ms,
+2-vCPU Xeon, 2026-12-04).
 
 Reference: `jax.vmap` of `recurrence.scan` with the cell's own `step`; the
 tests (tests/cells/test_fused.py) compare values and gradients, with padding.
@@ -38,6 +44,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from seqmodels.array_types import Array, Bool, Float
+
+
 
 
 def lstm_supported(cell) -> bool:
@@ -119,7 +127,7 @@ def _bwd(masked, res, cts):
     h_prev = jnp.concatenate([h0[None], h_outs[:-1]])  # [T, B, H]
     c_prev = jnp.concatenate([c0[None], c_outs[:-1]])  # [T, B, H]
     D = xs.shape[-1]
-    RW_T = jnp.concatenate([R, W], axis=0).T  # [4H, H + D]: dh_{t-1} and dx_t in one product
+    R_T = R.T  # [4H, H]
 
     def body(carry, inp):
         dh_out, dc_out = carry  # gradient reaching the carry after step t
@@ -134,14 +142,16 @@ def _bwd(masked, res, cts):
                               dc * z * i * (1.0 - i),  # sigmoid: s (1 - s)
                               dc * cp * f * (1.0 - f),
                               do * o * (1.0 - o)], axis=-1)  # [B, 4H]
-        dhx = da @ RW_T  # [B, H + D]
-        dh_prev, dx, dc_prev = dhx[:, :H], dhx[:, H:], dc * f
+        dh_prev, dc_prev = da @ R_T, dc * f  # [B, H]
         if masked:  # a padded step passed its carry through unchanged
             dh_prev = dh_prev + jnp.where(m, 0.0, dh_out)
             dc_prev = dc_prev + jnp.where(m, 0.0, dc_out)
-        return (dh_prev, dc_prev), (da, dx)
+        return (dh_prev, dc_prev), da
 
-    (dh0, dc0), (das, dxs) = lax.scan(body, (dhT, dcT), (dys, acts, tanh_c, c_prev, mask), reverse=True)
+    (dh0, dc0), das = lax.scan(body, (dhT, dcT), (dys, acts, tanh_c, c_prev, mask), reverse=True)
+    # dx_t = da_t W^T outside the reverse scan: one product, and none at all where the inputs need no
+    # gradient (XLA drops the unused result), as autodiff of the plain scan does
+    dxs = das @ W.T  # [T, B, D]
     # dR, dW and db in ONE product: [h_{t-1}, x_t, 1]^T da_t summed over t and b
     inputs = jnp.concatenate([h_prev, xs, jnp.ones((T, B, 1), xs.dtype)], axis=-1).reshape(T * B, H + D + 1)
     grads = inputs.T @ das.reshape(T * B, 4 * H)  # [H + D + 1, 4H]
