@@ -39,11 +39,10 @@ def baseline_ce(seq_len: int) -> float:
 
 # the last runs' budget and outcome, for results.json
 NOTE = (
-    'Reduced step budget on a 2-core CPU: steps_run vs protocol_steps (50 epochs, the paper code\'s default). '
-    'TCN (conv_init="pytorch", the init the paper\'s code runs): 6260 steps (20 epochs), test CE 0.00209, '
-    'recall accuracy 99.5% (at 3130 steps: 0.00787, 55%); still falling, goal 1e-4 not reached. '
-    'LSTM/GRU/RNN: 2000-step probes, all on the memoryless baseline (recall at chance), as in the paper; '
-    'Transformer: a 20-step probe from an earlier, loaded session.')
+    'TCN (conv_init="pytorch", the init the paper\'s code runs): the full protocol (50 epochs, the paper code\'s '
+    'default), 15650 steps: test CE 8.74e-5 at the last step (goal 1e-4 met; published 3.5e-5), recall accuracy '
+    '100%, best evaluation 4.8e-5 (step 15250). LSTM/GRU/RNN: 2000-step probes, all on the memoryless baseline '
+    '(recall at chance), as in the paper; Transformer: a 2000-step probe.')
 
 
 def make_task(config) -> Task:
