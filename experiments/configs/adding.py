@@ -44,13 +44,13 @@ steps 500-2000), and so were seeds 4-7 at step 1000 (1000-step probes;
 results/adding/tcn_seed_probes/). The paper's own code does the same: locuslab/TCN issue #30
 reports its adding TCN stuck at 0.167 with the default seed and converging
 with others. Seed 1, resumed to the full protocol (the same command with
-num_steps=15630; 24 min alone for the 13630 resumed steps), left the baseline at step ~5500 too, then
-reached 9.8e-5 at step 8000 and 2.4e-5 / 3.2e-5 at steps 15000 / 15500
+num_steps=15630; 24 min alone for the 13630 resumed steps), left the
+baseline at step ~5500 too, then reached 9.8e-5 at step 8000 and 2.4e-5 / 3.2e-5 at steps 15000 / 15500
 (12 of its 17 evaluations from step 8000 on are under 1e-4), but 9.1e-4 at
 the last step (it also spiked to 5.5e-4 at step 13000): with a constant
 learning rate the test MSE jumps 10x between evaluations, and the protocol's
-last-step figure is partly luck (results/adding/tcn_seed1_full/). The GRU ran the full protocol (2000 steps, then the same
-command with num_steps=15630, resumed; with `--config.eval_every=500`):
+last-step figure is partly luck (results/adding/tcn_seed1_full/).
+The GRU ran the full protocol (2000 steps, then the same command with num_steps=15630, resumed; with `--config.eval_every=500`):
 2.0e-2, 2.3e-3, 1.1e-3, 5.2e-4 at steps 500-2000, 5.2e-5 at step 14000
 (the paper: 5.3e-5), 1.88e-4 at the last step (the test MSE moves by 2-4x
 between evaluations late in training). LSTM and Elman RNN are 2000-step
