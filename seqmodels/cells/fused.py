@@ -27,8 +27,9 @@ The GRU kernel does the same for `GRU(reset="after")` (cuDNN/flax form):
 The input gradient dx_t = da_t W^T is one product after the reverse scan, so
 XLA drops it where the inputs need no gradient (the first layer), as autodiff
 of a plain scan does; computing it inside the scan with dh_{t-1} (one
-[B, 4H] x [4H, H + D] product per step) cost the LSTM 159 vs 146 ms per
-training step here (benchmarks/rnn.py). The input product x_t W stays inside
+[B, 4H] x [4H, H + D] product per step) cost the LSTM 159 ms per training
+step against 142-148 ms now (benchmarks/rnn.py, same machine, separate
+runs a day apart). The input product x_t W stays inside
 the forward scan: on a 2-core CPU, hoisting it out as one [T*B, D] x [D, 4H]
 product was slower (LSTM 159-160 vs 145-148 ms, GRU 131-134 vs 123-129 ms,
 2-vCPU Xeon, 2026-12-04).
