@@ -136,8 +136,8 @@ def rnn_predictor(m, cell) -> Predictor:
                      step=step, receptive_field=None)
 
 
-def tcn_predictor(m) -> Predictor:
-    tcn = TCN(1, tuple(m.tcn_channels), kernel_size=m.tcn_kernel_size, conv_init=m.get("tcn_conv_init", "normal"))
+def tcn_predictor(m, conv_init: str = "normal") -> Predictor:
+    tcn = TCN(1, tuple(m.tcn_channels), kernel_size=m.tcn_kernel_size, conv_init=conv_init)
 
     def init(key):
         k_tcn, k_out = jax.random.split(key)
@@ -171,8 +171,7 @@ def make_predictor(m) -> Predictor:
     for c in tuple(m.tcn_channels) or (0,):
         validate.positive("model.tcn_channels", c, integer=True)
     validate.positive("model.tcn_kernel_size", m.tcn_kernel_size, integer=True)
-    validate.choice("model.tcn_conv_init", m.get("tcn_conv_init", "normal"), CONV_INITS)
-    return tcn_predictor(m)
+    return tcn_predictor(m, validate.choice("model.tcn_conv_init", m.get("tcn_conv_init", "normal"), CONV_INITS))
 
 
 def forecast(predictor: Predictor, params, prime, horizon: int):
