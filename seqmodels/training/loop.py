@@ -44,7 +44,11 @@ The Task contract:
   `jax.process_index()` itself.
 - `eval_batches`: None, an iterable that can be iterated more than once (a
   list), or a zero-argument callable returning a fresh iterable. A batch
-  whose size does not split over the devices is computed replicated.
+  whose size does not split over the devices is computed replicated. Or a
+  dict of named eval sets, {"valid": ..., "test": ...}, each one of those:
+  every evaluation then covers every set and reports its metrics with the
+  set's name in front ("valid_loss", "test_mse"); early stopping and the
+  best checkpoint watch one of them (e.g. early_stopping.metric="valid_loss").
 - `final_eval(params) -> dict`: optional, run once at the end (test set,
   generation, NMSE of a free-running forecast, ...), on host.
 - `summarize(metrics) -> metrics`: optional, adds derived eval metrics after
@@ -105,7 +109,8 @@ class Task:
     init_params: Callable[[Key], Params]
     loss_fn: train_state.LossFn
     train_iterator: Iterator[dict]
-    eval_batches: Iterable[dict] | Callable[[], Iterable[dict]] | None = None
+    eval_batches: (Iterable[dict] | Callable[[], Iterable[dict]]
+                   | dict[str, Iterable[dict] | Callable[[], Iterable[dict]]] | None) = None
     final_eval: Callable[[Params], dict[str, float]] | None = None
     summarize: Callable[[dict[str, float]], dict[str, float]] | None = None
     reference: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -125,6 +130,19 @@ def _check_task(task: Task) -> None:
     if missing:
         raise TypeError(f"task.train_iterator must be an iterator with get_state() and set_state(state); "
                         f"{type(it).__name__} lacks {missing}")
+    sets = task.eval_batches
+    if isinstance(sets, dict) and (not sets or not all(isinstance(n, str) and n for n in sets)):
+        raise TypeError(f"task.eval_batches: a dict of eval sets needs at least one set and non-empty str names, "
+                        f"got names {list(sets)}")
+
+
+def _check_watched_metric(task: Task, stopper: early_stopping.EarlyStopping) -> None:
+    """With named eval sets, the watched metric must name its set (caught before training, not at the first eval)."""
+    if isinstance(task.eval_batches, dict) and not any(stopper.metric.startswith(f"{n}_") for n in task.eval_batches):
+        raise validate.ConfigError(
+            f"early_stopping.metric: {stopper.metric!r} names no eval set; the task evaluates the sets "
+            f"{list(task.eval_batches)}, whose metrics are named '<set>_<metric>' (e.g. "
+            f"'{next(iter(task.eval_batches))}_loss')")
 
 
 def evaluate(eval_step: Callable, params: Params, batches: Iterable[dict], key: Key,
@@ -176,9 +194,15 @@ class _TrainMeans:
 
 
 def _eval_metrics(task: Task, eval_step: Callable, params: Params, key: Key, mesh) -> dict[str, float]:
-    batches = task.eval_batches() if callable(task.eval_batches) else task.eval_batches
-    metrics = evaluate(eval_step, params, batches, key, mesh)
-    return task.summarize(metrics) if task.summarize is not None else metrics
+    def one(batches):
+        batches = batches() if callable(batches) else batches
+        metrics = evaluate(eval_step, params, batches, key, mesh)
+        return task.summarize(metrics) if task.summarize is not None else metrics
+
+    if not isinstance(task.eval_batches, dict):
+        return one(task.eval_batches)
+    return {f"{name}_{metric}": value for name, batches in task.eval_batches.items()
+            for metric, value in one(batches).items()}
 
 
 def _final_metrics(task: Task, eval_step: Callable, params: Params, key: Key, mesh) -> dict[str, float]:
@@ -201,6 +225,7 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task) -> d
     parallel.check_batch_size(config.batch_size, mesh)
     optimizer = optimizers.make_optimizer(config.optimizer, num_steps=num_steps)
     stopper = early_stopping.EarlyStopping(**dict((config.get("early_stopping") or {}).items()))
+    _check_watched_metric(task, stopper)
 
     init_key, train_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
     params = task.init_params(init_key)

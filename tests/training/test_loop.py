@@ -145,3 +145,35 @@ def test_eval_mean_is_weighted():
     from seqmodels.training import evaluate
     assert evaluate(step, None, batches, None) == {"loss": (1.0 + 12.0) / 4.0}
     assert math.isclose(evaluate(lambda p, b, k: {"loss": b["v"][0]}, None, batches, None)["loss"], 2.5)
+
+
+def _named_sets_task(config):
+    import dataclasses
+    sets = {"valid": [tiny_task.make_data(64, seed=2)], "test": lambda: [tiny_task.make_data(64, seed=4)]}
+    return dataclasses.replace(tiny_task.make_task(config), eval_batches=sets)
+
+
+def test_named_eval_sets_are_all_evaluated_and_the_watched_one_selects(tmp_path):
+    config = tiny_task.get_config()
+    # "max" on a validation loss that goes down: the step-10 checkpoint stays the best, patience 2 stops at 30
+    config.early_stopping = {"metric": "valid_loss", "mode": "max", "patience": 2}
+    results = train_and_evaluate(config, tmp_path, _named_sets_task(config))
+    assert results["steps"] == {"last": 30, "params_from": 10, "best": 10, "early_stopped": True}
+    evals = [r for r in writers.read_jsonl(tmp_path / "metrics.jsonl") if r["split"] == "eval"]
+    assert [r["step"] for r in evals] == [10, 20, 30]
+    for record in evals:  # every evaluation covers both sets, each summarised on its own
+        assert {"valid_loss", "valid_mae", "valid_rmse", "test_loss", "test_mae", "test_rmse"} <= set(record)
+        assert record["valid_loss"] != record["test_loss"]
+        assert record["test_rmse"] == pytest.approx(math.sqrt(record["test_loss"]), rel=1e-6)
+    # the final metrics are the best-validation checkpoint's, on both sets
+    assert results["metrics"]["valid_loss"] == pytest.approx(evals[0]["valid_loss"], rel=1e-6)
+    assert results["metrics"]["test_loss"] == pytest.approx(evals[0]["test_loss"], rel=1e-6)
+    assert evals[2]["test_loss"] < evals[0]["test_loss"]  # so the selection mattered
+
+
+def test_named_eval_sets_need_a_watched_metric_that_names_a_set(tmp_path):
+    config = tiny_task.get_config()  # early stopping watches "loss" by default: no such metric with named sets
+    with pytest.raises(ConfigError, match=r"early_stopping.metric: 'loss' names no eval set; the task evaluates "
+                                          r"the sets \['valid', 'test'\].*'valid_loss'"):
+        train_and_evaluate(config, tmp_path, _named_sets_task(config))
+    assert not (tmp_path / "checkpoints").exists()
