@@ -23,6 +23,7 @@ import json
 import math
 from pathlib import Path
 
+import jax.numpy as jnp
 
 from experiments import launcher, sequence_models
 from seqmodels.data import synthetic
@@ -49,20 +50,26 @@ def make_task(config) -> Task:
     d = config.data
     for field in ("seq_len", "num_train", "num_test"):
         validate.positive(f"data.{field}", d[field], integer=True)
+    validate.non_negative("data.num_valid", d.get("num_valid", 0), integer=True)
     model = sequence_models.build(config.model, input_size=1, output_size=NUM_DIGITS, causal=True)
 
     def loss_fn(params, batch, key, train):
         logits = model.apply(params, batch["x"], key=key, train=train)  # [B, T+20, 10]
-        ce = losses.cross_entropy(logits, batch["y"])  # over all T+20 steps
+        valid = batch.get("valid")  # eval batches: the filler copies that complete the last batch count for nothing
+        mask, recall_mask = ((None, None) if valid is None else
+                             (jnp.broadcast_to(valid[:, None], batch["y"].shape), valid[:, None].repeat(NUM_DIGITS, 1)))
+        ce = losses.cross_entropy(logits, batch["y"], mask)  # over all T+20 steps
         recall_logits, recall = logits[:, -NUM_DIGITS:], batch["y"][:, -NUM_DIGITS:]
         return ce, {"cross_entropy": ce,
-                    "recall_cross_entropy": losses.cross_entropy(recall_logits, recall),
-                    "recall_accuracy": losses.accuracy(recall_logits, recall)}
+                    "recall_cross_entropy": losses.cross_entropy(recall_logits, recall, recall_mask),
+                    "recall_accuracy": losses.accuracy(recall_logits, recall, recall_mask),
+                    **sequence_models.example_weight(valid)}
 
     train = synthetic.make_copy_memory(d.seed, d.num_train, seq_len=d.seq_len)
     test = synthetic.make_copy_memory(d.seed + 1, d.num_test, seq_len=d.seq_len)
+    valid = synthetic.make_copy_memory(d.seed + 2, d.num_valid, seq_len=d.seq_len) if d.get("num_valid") else None
     return sequence_models.array_task(
-        config, model, loss_fn, train, test,
+        config, model, loss_fn, train, test, valid=valid,
         reference={"paper": "Bai, Kolter & Koltun 2018, Table 1: copy memory T=1000 test CE (all T+20 steps)",
                    "published_ce": PUBLISHED_CE, "published_ce_this_model": PUBLISHED_CE.get(config.model.name),
                    "memoryless_baseline_ce": baseline_ce(d.seq_len), "chance_recall_ce": math.log(8),

@@ -143,15 +143,26 @@ def build(model_config: Any, *, input_size: int, output_size: int, causal: bool)
     return SequenceModel(name, init, apply)
 
 
+def example_weight(valid) -> dict:
+    """{"weight": number of real examples} of an eval batch (its `valid` mask), so that the loop's mean over
+    batches is the mean over examples even when filler copies complete the last batch; {} for train batches."""
+    return {} if valid is None else {"weight": valid.sum()}
+
+
 def array_task(config: Any, model: SequenceModel, loss_fn: Callable, train: dict, test: dict,
-               reference: dict) -> Task:
+               reference: dict, valid: dict | None = None) -> Task:
     """The Task of an in-memory data set (arrays): shuffled train batches of config.batch_size, the
-    whole test set for evaluation, the parameter count as a final metric."""
+    whole test set for evaluation, the parameter count as a final metric. With a `valid` set, every
+    evaluation covers both sets and names the metrics valid_<m> / test_<m> (the config's early
+    stopping then watches a valid_ metric, which picks the reported checkpoint)."""
+    def batches(data):
+        return lambda: batching.eval_batches(batching.ArraySource(data), config.batch_size)
+
     return Task(
         init_params=model.init,
         loss_fn=loss_fn,
         train_iterator=batching.TrainIterator(batching.ArraySource(train), config.batch_size, seed=config.seed),
-        eval_batches=lambda: batching.eval_batches(batching.ArraySource(test), config.batch_size),
+        eval_batches=batches(test) if valid is None else {"valid": batches(valid), "test": batches(test)},
         final_eval=lambda params: {"num_params": num_params(params)},
         reference=reference,
     )
@@ -184,7 +195,7 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
         shutil.copy(run_dir / "results.json", dest / "results.json")
         for png in (run_dir / "plots").glob("*.png"):
             shutil.copy(png, dest / png.name)
-        value = results["metrics"][metric]
+        value = results["metrics"].get(f"test_{metric}", results["metrics"].get(metric))  # named eval sets or not
         table[model] = {
             "steps_run": results["steps"]["last"], "protocol_steps": protocol_steps,
             "params_from_step": results["steps"]["params_from"],
@@ -217,9 +228,10 @@ def _plot_summary(run_dirs, path, metric, baseline, reference, task):
         steps, values = [], []
         for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines():
             rec = json.loads(line)
-            if rec.get("split") == "eval" and metric in rec:
+            value = rec.get(f"test_{metric}", rec.get(metric))
+            if rec.get("split") == "eval" and value is not None:
                 steps.append(rec["step"])
-                values.append(rec[metric])
+                values.append(value)
         color = f"C{i}"
         ax.plot(steps, values, color=color, marker=".", label=model)
         if reference.get(model) is not None:

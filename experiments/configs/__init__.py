@@ -1,0 +1,27 @@
+"""Config files of the experiments (`--config=experiments/configs/<name>.py:<variant>`), and two helpers
+the adding and copy-memory configs share."""
+
+SELECT_SUFFIX = "_valid"
+
+
+def model_variant(variant: str | None, models: tuple[str, ...], default: str) -> tuple[str, bool, bool]:
+    """'<model>', 'small', 'small_<model>', each optionally + '_valid' -> (model, small, select_on_valid)."""
+    rest = variant or default
+    select = rest.endswith(SELECT_SUFFIX)
+    rest = rest[:-len(SELECT_SUFFIX)] if select else rest
+    small = rest == "small" or rest.startswith("small_")
+    name = default if rest == "small" else rest[len("small_"):] if small else rest
+    if name not in models:
+        valid = [v + s for v in [*models, "small", *(f"small_{m}" for m in models)] for s in ("", SELECT_SUFFIX)]
+        raise ValueError(f"unknown variant {variant!r}; valid variants: {valid}")
+    return name, small, select
+
+
+def select_on_validation(config, *, num_valid: int, metric: str, eval_every: int) -> None:
+    """A held-out validation set (data.num_valid sequences from their own seed; the training data are
+    unchanged), evaluated beside the test set every `eval_every` steps; the reported parameters are those
+    of the best validation `metric` (restore_best), so the test set is never used to choose."""
+    config.data.num_valid = num_valid
+    config.eval_every = eval_every
+    config.restore_best = True
+    config.early_stopping = dict(metric=f"valid_{metric}", mode="min", patience=0)  # never stops: selects only

@@ -66,17 +66,15 @@ examples, tiny models, seconds.
 
 import ml_collections
 
+from experiments.configs import model_variant, select_on_validation
+
 MODELS = ("tcn", "lstm", "gru", "rnn", "transformer")
 PROTOCOL_STEPS = 15_630  # 10 epochs of 50,000 / 32 (ceil) Adam steps
 STEPS = {"tcn": PROTOCOL_STEPS, "lstm": 60, "gru": 60, "rnn": 60, "transformer": 20}  # this CPU's budget
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
-    small = variant is not None and variant.startswith("small")
-    name = variant[len("small_"):] if small and variant != "small" else ("tcn" if small else variant or "tcn")
-    if name not in MODELS:
-        valid = list(MODELS) + ["small"] + [f"small_{m}" for m in MODELS]
-        raise ValueError(f"unknown variant {variant!r}; valid variants: {valid}")
+    name, small, select = model_variant(variant, MODELS, default="tcn")
 
     config = ml_collections.ConfigDict()
     config.seed = 0  # init and data order
@@ -94,7 +92,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.data.seq_len = 600  # T
     config.data.num_train = 50_000
     config.data.num_test = 1_000
-    config.data.seed = 2018  # train set; the test set uses seed + 1
+    config.data.num_valid = 0  # the protocol has no validation set (see the `_valid` variants)
+    config.data.seed = 2018  # train set; the test set uses seed + 1, the validation set (if any) seed + 2
 
     config.model = ml_collections.ConfigDict()
     config.model.name = name  # tcn | lstm | gru | rnn | transformer
@@ -126,4 +125,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         config.model.gru = dict(hidden_size=16)
         config.model.rnn = dict(hidden_size=16)
         config.model.transformer = dict(d_model=16, num_heads=2, d_ff=32, num_layers=1, drop_rate=0.0)
+    if select:
+        select_on_validation(config, num_valid=config.data.num_test, metric="mse",
+                             eval_every=config.eval_every or 500)
     return config

@@ -51,17 +51,15 @@ baseline.
 
 import ml_collections
 
+from experiments.configs import model_variant, select_on_validation
+
 MODELS = ("tcn", "lstm", "gru", "rnn", "transformer")
 PROTOCOL_STEPS = 15_650  # 50 epochs (the paper code's default) of 10,000 / 32 (ceil) = 313 steps
 STEPS = {"tcn": PROTOCOL_STEPS, "lstm": 60, "gru": 60, "rnn": 60, "transformer": 20}  # this CPU's budget
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
-    small = variant is not None and variant.startswith("small")
-    name = variant[len("small_"):] if small and variant != "small" else ("tcn" if small else variant or "tcn")
-    if name not in MODELS:
-        valid = list(MODELS) + ["small"] + [f"small_{m}" for m in MODELS]
-        raise ValueError(f"unknown variant {variant!r}; valid variants: {valid}")
+    name, small, select = model_variant(variant, MODELS, default="tcn")
 
     config = ml_collections.ConfigDict()
     config.seed = 0  # init, dropout and data order
@@ -79,7 +77,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.data.seq_len = 1000  # T: the blank length; sequences are T + 20 long
     config.data.num_train = 10_000
     config.data.num_test = 1_000
-    config.data.seed = 2018  # train set; the test set uses seed + 1
+    config.data.num_valid = 0  # the protocol has no validation set (see the `_valid` variants)
+    config.data.seed = 2018  # train set; the test set uses seed + 1, the validation set (if any) seed + 2
 
     config.model = ml_collections.ConfigDict()
     config.model.name = name  # tcn | lstm | gru | rnn | transformer
@@ -109,4 +108,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         config.model.gru = dict(hidden_size=16)
         config.model.rnn = dict(hidden_size=16)
         config.model.transformer = dict(d_model=16, num_heads=2, d_ff=32, num_layers=1, drop_rate=0.0)
+    if select:
+        select_on_validation(config, num_valid=config.data.num_test, metric="cross_entropy",
+                             eval_every=config.eval_every or 250)
     return config

@@ -92,3 +92,46 @@ def test_invalid_config_is_rejected():
         adding.make_task(config)
     with pytest.raises(ValueError, match="valid variants"):
         adding_config.get_config("small_wavenet")
+
+
+def _eval_mean(task, params, batches):
+    from seqmodels.training import evaluate, train_state
+    return evaluate(train_state.make_eval_step(task.loss_fn), params, batches, None)
+
+
+def test_test_mse_is_the_mean_over_examples_with_a_ragged_last_batch():
+    """40 test sequences in batches of 32: the last batch has 8 real ones and 24 filler copies, which must
+    not count (the loop averages batches by their "weight")."""
+    config = adding_config.get_config("small")
+    config.data.num_test = 40
+    task = adding.make_task(config)
+    model = sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
+    params = task.init_params(jax.random.key(1))
+    test = synthetic.make_adding(config.data.seed + 1, 40, seq_len=config.data.seq_len)
+    pred = np.asarray(model.apply(params, test["x"]))[:, -1, 0]
+    metrics = _eval_mean(task, params, task.eval_batches())
+    assert metrics["mse"] == pytest.approx(np.mean((pred - test["y"]) ** 2), rel=1e-5)
+    assert metrics["mse_predict_1"] == pytest.approx(np.mean((test["y"] - 1.0) ** 2), rel=1e-5)
+
+
+def test_valid_variant_selects_on_a_held_out_set(tmp_path):
+    config = adding_config.get_config("small_tcn_valid")
+    assert config.data.num_valid == config.data.num_test and config.restore_best
+    assert config.early_stopping.to_dict() == dict(metric="valid_mse", mode="min", patience=0)
+    assert adding_config.get_config("tcn_valid").eval_every == 500
+    assert adding_config.get_config("lstm_valid").eval_every == 500  # the protocol variant evaluates at the end only
+    protocol = adding_config.get_config("small_tcn")
+    task = adding.make_task(config)
+    assert set(task.eval_batches) == {"valid", "test"}
+    # the training data are the protocol's: the same first batch
+    np.testing.assert_array_equal(next(task.train_iterator)["x"], next(adding.make_task(protocol).train_iterator)["x"])
+    results = train_and_evaluate(config, tmp_path / "runs" / "tcn", task)
+    evals = [json.loads(line) for line in (tmp_path / "runs" / "tcn" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in evals if r["split"] == "eval"]
+    assert len(evals) == 2 and all("test_mse" in r and "valid_mse" in r for r in evals)
+    best = min(evals, key=lambda r: r["valid_mse"])
+    assert results["steps"]["params_from"] == best["step"]  # chosen on validation, whatever the test says
+    assert results["metrics"]["test_mse"] == pytest.approx(best["test_mse"], rel=1e-5)
+    assert results["metrics"]["valid_mse"] != results["metrics"]["test_mse"]  # two different sets
+    summary = adding.summarize(tmp_path / "runs", tmp_path / "out")  # reports the test figure, not the validation one
+    assert summary["models"]["tcn"]["test_mse"] == results["metrics"]["test_mse"]

@@ -88,3 +88,30 @@ def test_invalid_config_is_rejected():
         copy_memory.make_task(config)
     with pytest.raises(ValueError, match="valid variants"):
         copy_config.get_config("gpt")
+
+
+def test_test_metrics_are_means_over_examples_with_a_ragged_last_batch():
+    """40 test sequences in batches of 32: the 24 filler copies completing the last batch must not count."""
+    from seqmodels.training import evaluate, train_state
+    config = copy_config.get_config("small")
+    config.data.num_test = 40
+    task = copy_memory.make_task(config)
+    model = sequence_models.build(config.model, input_size=1, output_size=10, causal=True)
+    params = task.init_params(jax.random.key(1))
+    test = synthetic.make_copy_memory(config.data.seed + 1, 40, seq_len=config.data.seq_len)
+    logp = np.asarray(jax.nn.log_softmax(model.apply(params, test["x"])))  # [40, T+20, 10]
+    nll = -np.take_along_axis(logp, test["y"][..., None].astype(np.int64), -1)[..., 0]
+    recalled = np.argmax(logp[:, -10:], -1) == test["y"][:, -10:]
+    metrics = evaluate(train_state.make_eval_step(task.loss_fn), params, task.eval_batches(), None)
+    assert metrics["cross_entropy"] == pytest.approx(nll.mean(), rel=1e-5)
+    assert metrics["recall_cross_entropy"] == pytest.approx(nll[:, -10:].mean(), rel=1e-5)
+    assert metrics["recall_accuracy"] == pytest.approx(recalled.mean(), rel=1e-6)
+
+
+def test_valid_variant_evaluates_a_held_out_set_and_selects_on_it():
+    config = copy_config.get_config("tcn_valid")
+    assert config.data.num_valid == 1000 and config.restore_best and config.eval_every == 250
+    assert config.early_stopping.metric == "valid_cross_entropy"
+    task = copy_memory.make_task(copy_config.get_config("small_valid"))
+    valid, test = next(iter(task.eval_batches["valid"]())), next(iter(task.eval_batches["test"]()))
+    assert not np.array_equal(valid["x"], test["x"])  # its own seed
