@@ -34,7 +34,9 @@ experiment module. `--config.optimizer.learning_rate=1e-3` overrides one field
 `jax.distributed.initialize()` first, for multi-host runs.
 
 Started again with the same command and workdir, a run resumes from its latest
-checkpoint. Config errors, checkpoint errors and a NaN loss end the program
+checkpoint. With `--reevaluate` nothing trains: the checkpoints the run kept
+are evaluated with the evaluation code as it is now (DIR/reevaluation.json),
+e.g. after a fix to how a test metric is averaged. Config errors, checkpoint errors and a NaN loss end the program
 with a one-paragraph message (exit status 1), not a traceback.
 """
 
@@ -46,14 +48,16 @@ from typing import Callable
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from seqmodels.training import (CheckpointError, ConfigError, NonFiniteLossError, Task, parallel,
-                                train_and_evaluate, validate)
+from seqmodels.training import (CheckpointError, ConfigError, NonFiniteLossError, Task, evaluate_checkpoints,
+                                parallel, train_and_evaluate, validate)
 
 __all__ = ["run", "default_config_path"]
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics, results.json and plots; "
                     "the run resumes from it if it holds checkpoints.")
+flags.DEFINE_bool("reevaluate", False, "Do not train: evaluate the checkpoints kept in --workdir (the latest "
+                  "ones and the best) with the evaluation code as it is now; writes DIR/reevaluation.json.")
 flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() first (multi-host data parallelism).")
 
 _CLEAN_ERRORS = (CheckpointError, ConfigError, NonFiniteLossError)
@@ -77,11 +81,15 @@ def _main(argv: list[str], make_task: Callable[..., Task]) -> None:
     try:
         validate.train_config(config)
         task = make_task(config)
-        train_and_evaluate(config, FLAGS.workdir, task)
+        if FLAGS.reevaluate:
+            evaluate_checkpoints(config, FLAGS.workdir, task)
+        else:
+            train_and_evaluate(config, FLAGS.workdir, task)
     except _CLEAN_ERRORS as e:
         logging.error("%s: %s", type(e).__name__, e)
         sys.exit(f"error: {e}")
-    logging.info("done: results in %s", Path(FLAGS.workdir) / "results.json")
+    out = "reevaluation.json" if FLAGS.reevaluate else "results.json"
+    logging.info("done: results in %s", Path(FLAGS.workdir) / out)
 
 
 def run(make_task: Callable[..., Task], *, default_config: str | Path | None = None,

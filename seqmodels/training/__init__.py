@@ -12,7 +12,7 @@ writers (JSONL, TensorBoard, progress, plots), validate (config checks), loop.
 from seqmodels.training import (checkpoint, early_stopping, losses, optimizers, parallel, train_state, validate,
                                 writers)
 from seqmodels.training.checkpoint import CheckpointError
-from seqmodels.training.loop import NonFiniteLossError, Task, evaluate, train_and_evaluate
+from seqmodels.training.loop import NonFiniteLossError, Task, evaluate, evaluate_checkpoints, train_and_evaluate
 from seqmodels.training.optimizers import make_optimizer
 from seqmodels.training.train_state import TrainState, create_train_state, make_eval_step, make_train_step
 from seqmodels.training.validate import ConfigError
@@ -20,5 +20,5 @@ from seqmodels.training.validate import ConfigError
 __all__ = [
     "checkpoint", "early_stopping", "losses", "optimizers", "parallel", "train_state", "validate", "writers",
     "CheckpointError", "ConfigError", "NonFiniteLossError", "Task", "TrainState", "create_train_state",
-    "evaluate", "make_eval_step", "make_optimizer", "make_train_step", "train_and_evaluate",
+    "evaluate", "evaluate_checkpoints", "make_eval_step", "make_optimizer", "make_train_step", "train_and_evaluate",
 ]

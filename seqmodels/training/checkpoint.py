@@ -40,7 +40,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-__all__ = ["CheckpointError", "Checkpoints", "load"]
+__all__ = ["CheckpointError", "Checkpoints", "load", "kept_steps"]
 
 _LATEST, _BEST = "latest", "best"
 
@@ -216,6 +216,21 @@ class Checkpoints:
     def close(self) -> None:
         self._latest.close()
         self._best.close()
+
+
+def kept_steps(directory: str | os.PathLike, *, best: bool = False) -> list[int]:
+    """Read-only: the steps of a run's periodic (or best) checkpoints on disk, oldest first; [] if none."""
+    sub = Path(directory).absolute() / (_BEST if best else _LATEST)
+    if not sub.is_dir():
+        return []
+    try:
+        manager = _manager(sub, keep=None, async_save=False, read_only=True)
+    except Exception as e:
+        raise CheckpointError(f"cannot read checkpoints in {sub}: {type(e).__name__}: {e}") from None
+    try:
+        return sorted(manager.all_steps())
+    finally:
+        manager.close()
 
 
 def load(directory: str | os.PathLike, template: Any, *, best: bool = False, step: int | None = None

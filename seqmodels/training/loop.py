@@ -100,7 +100,7 @@ from absl import logging
 from seqmodels.array_types import Key, Params
 from seqmodels.training import checkpoint, early_stopping, optimizers, parallel, train_state, validate, writers
 
-__all__ = ["Task", "NonFiniteLossError", "train_and_evaluate", "evaluate"]
+__all__ = ["Task", "NonFiniteLossError", "train_and_evaluate", "evaluate", "evaluate_checkpoints"]
 
 
 @dataclasses.dataclass
@@ -213,6 +213,43 @@ def _final_metrics(task: Task, eval_step: Callable, params: Params, key: Key, me
     return metrics
 
 
+def _initial_state(config: Any, task: Task, optimizer, mesh) -> tuple[train_state.TrainState, dict]:
+    """The step-0 train state and the run's root keys (also the template a checkpoint is restored into)."""
+    init_key, train_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
+    params = task.init_params(init_key)
+    state = parallel.replicate(train_state.create_train_state(params, optimizer), mesh)
+    return state, parallel.replicate({"train": train_key, "eval": eval_key}, mesh)
+
+
+def evaluate_checkpoints(config: Any, workdir: str | os.PathLike, task: Task) -> dict:
+    """Evaluate the checkpoints a run kept (the periodic ones and the best) with the task's evaluation as
+    it is now, without training: after a fix to the evaluation code, the corrected figures of a finished
+    run. Returns and writes workdir/reevaluation.json: {"checkpoints": {step: metrics}, "best": {...}}."""
+    validate.train_config(config)
+    _check_task(task)
+    workdir = Path(workdir)
+    directory = workdir / "checkpoints"
+    steps, best = checkpoint.kept_steps(directory), checkpoint.kept_steps(directory, best=True)
+    if not steps and not best:
+        raise checkpoint.CheckpointError(f"{directory} holds no checkpoints to evaluate")
+    mesh = parallel.make_mesh(config.get("num_devices"))
+    parallel.check_batch_size(config.batch_size, mesh)
+    state, keys = _initial_state(config, task, optimizers.make_optimizer(config.optimizer,
+                                                                          num_steps=config.num_steps), mesh)
+    eval_step = train_state.make_eval_step(task.loss_fn, mesh=mesh)
+
+    def metrics_of(**where):
+        restored, _ = checkpoint.load(directory, {"state": state, "keys": keys}, **where)
+        return _final_metrics(task, eval_step, restored["state"].params, restored["keys"]["eval"], mesh)
+
+    results = {"checkpoints": {str(s): metrics_of(step=s) for s in steps},
+               "best": {"step": best[-1], "metrics": metrics_of(best=True)} if best else None,
+               "config": _config_dict(config)}
+    if jax.process_index() == 0:
+        (workdir / "reevaluation.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return results
+
+
 def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task) -> dict:
     """Train `task` as `config` says, resuming from `workdir` if it holds checkpoints; return results.json's dict."""
     validate.train_config(config)
@@ -227,10 +264,7 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task) -> d
     stopper = early_stopping.EarlyStopping(**dict((config.get("early_stopping") or {}).items()))
     _check_watched_metric(task, stopper)
 
-    init_key, train_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
-    params = task.init_params(init_key)
-    state = parallel.replicate(train_state.create_train_state(params, optimizer), mesh)
-    keys = parallel.replicate({"train": train_key, "eval": eval_key}, mesh)
+    state, keys = _initial_state(config, task, optimizer, mesh)
     train_step = train_state.make_train_step(task.loss_fn, optimizer, mesh=mesh)
     eval_step = train_state.make_eval_step(task.loss_fn, mesh=mesh)
     ckpts = checkpoint.Checkpoints(workdir / "checkpoints", keep=config.get("keep_checkpoints") or 3)

@@ -102,3 +102,23 @@ def test_bad_values_are_rejected_with_choices(tmp_path):
     assert "valid choices: ['adam', 'adamw', 'rmsprop', 'sgd']" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_reevaluate_scores_the_kept_checkpoints_without_training(uninterrupted, tmp_path):
+    before = (uninterrupted / "results.json").read_text()
+    result = _launch(uninterrupted, "--reevaluate")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (uninterrupted / "results.json").read_text() == before  # nothing trained, nothing overwritten
+    again = json.loads((uninterrupted / "reevaluation.json").read_text())
+    results = json.loads(before)
+    kept = checkpoint.kept_steps(uninterrupted / "checkpoints")
+    assert kept and [int(s) for s in again["checkpoints"]] == kept
+    assert again["best"]["step"] == results["steps"]["params_from"]
+    for name, value in results["metrics"].items():  # the same evaluation code: the same figures
+        assert again["best"]["metrics"][name] == pytest.approx(value, rel=1e-6), name
+    evals = {r["step"]: r for r in writers.read_jsonl(uninterrupted / "metrics.jsonl") if r["split"] == "eval"}
+    for step, metrics in again["checkpoints"].items():
+        assert metrics["loss"] == pytest.approx(evals[int(step)]["loss"], rel=1e-6)
+    missing = _launch(tmp_path, "--reevaluate")
+    assert missing.returncode == 1 and "holds no checkpoints to evaluate" in missing.stderr
+    assert "Traceback" not in missing.stderr
