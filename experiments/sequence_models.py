@@ -180,7 +180,10 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
     Each model's entry has the steps it ran against the protocol's, its test
     metric, the published number, the trivial baseline and the ratio to it,
     and its training time; the per-model results.json files stay under
-    out_dir/<model>/ with their curves.
+    out_dir/<model>/ with their curves. Where a run was re-scored
+    (`--reevaluate`: <run>/reevaluation.json), the figures are those of the
+    reported checkpoint as re-scored, and the first-reported value is kept
+    beside them.
     """
     import shutil
 
@@ -195,7 +198,15 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
         shutil.copy(run_dir / "results.json", dest / "results.json")
         for png in (run_dir / "plots").glob("*.png"):
             shutil.copy(png, dest / png.name)
-        value = results["metrics"].get(f"test_{metric}", results["metrics"].get(metric))  # named eval sets or not
+        metrics, first_reported = results["metrics"], None
+        rescored = run_dir / "reevaluation.json"
+        if rescored.exists():
+            shutil.copy(rescored, dest / "reevaluation.json")
+            again = json.loads(rescored.read_text())["checkpoints"].get(str(results["steps"]["params_from"]))
+            if again is not None:
+                first_reported, metrics = metrics, {**metrics, **again}
+        pick = lambda m: m.get(f"test_{metric}", m.get(metric))  # noqa: E731  (named eval sets or not)
+        value = pick(metrics)
         table[model] = {
             "steps_run": results["steps"]["last"], "protocol_steps": protocol_steps,
             "params_from_step": results["steps"]["params_from"],
@@ -205,7 +216,9 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
             # a resumed run's results.json times only its last segment (see the config docstring for totals)
             "train_seconds_last_segment": results["timing"]["train_seconds_this_run"],
             "steps_in_last_segment": results["timing"]["steps_this_run"],
-            "final_metrics": results["metrics"],
+            "final_metrics": metrics,
+            **({} if first_reported is None else {f"test_{metric}_first_reported": pick(first_reported),
+                                                  "rescored_by": "reevaluation.json"}),
             "model": results["config"]["model"].get(model, {}),
             "optimizer": results["config"]["optimizer"],
         }

@@ -9,7 +9,7 @@ import pytest
 from experiments import adding, sequence_models
 from experiments.configs import adding as adding_config
 from seqmodels.data import synthetic
-from seqmodels.training import ConfigError, train_and_evaluate
+from seqmodels.training import ConfigError, evaluate_checkpoints, train_and_evaluate
 
 
 def test_data_follows_the_protocol():
@@ -79,6 +79,18 @@ def test_summarize_gathers_runs(tmp_path):
     assert np.isfinite(row["test_mse"])
     assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "adding_T600_test_mse.png").exists()
     assert (tmp_path / "out" / "tcn" / "results.json").exists()
+
+    # a re-scored run (--reevaluate) is reported with the re-scored figure of its reported checkpoint
+    config = adding_config.get_config("small_lstm")
+    config.num_steps, config.eval_every = 4, 2
+    rescored = evaluate_checkpoints(config, tmp_path / "runs" / "lstm", adding.make_task(config))
+    assert rescored["checkpoints"]["4"]["mse"] == pytest.approx(row["test_mse"], rel=1e-6)  # same code, same figure
+    rescored["checkpoints"]["4"]["mse"] = 0.5  # as if the evaluation code had changed since the run
+    (tmp_path / "runs" / "lstm" / "reevaluation.json").write_text(json.dumps(rescored))
+    again = adding.summarize(tmp_path / "runs", tmp_path / "out")["models"]["lstm"]
+    assert again["test_mse"] == 0.5 and again["test_mse_first_reported"] == row["test_mse"]
+    assert (tmp_path / "out" / "lstm" / "reevaluation.json").exists()
+    assert "test_mse_first_reported" not in adding.summarize(tmp_path / "runs", tmp_path / "out")["models"]["tcn"]
 
 
 def test_invalid_config_is_rejected():
