@@ -229,6 +229,37 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
     return summary
 
 
+def summarize_selection(run_dirs: dict[str, str | Path], out_dir: str | Path, *, metric: str) -> dict:
+    """Runs of a `_valid` variant (e.g. one per seed) -> out_dir/results.json: the run with the lowest
+    validation `metric` at its chosen checkpoint is the one reported, so neither the checkpoint nor the
+    run is chosen on the test set. Each run's row also has its last evaluation (the protocol's figure)."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    rows = {}
+    for name, run_dir in run_dirs.items():
+        run_dir = Path(run_dir)
+        results = json.loads((run_dir / "results.json").read_text())
+        if f"valid_{metric}" not in results["metrics"]:
+            raise ValueError(f"summarize_selection: {run_dir} has no valid_{metric}: not a run of a _valid variant")
+        evals = [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+                 if r.get("split") == "eval"]
+        dest = out_dir / name
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(run_dir / "results.json", dest / "results.json")
+        (dest / "eval_curve.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals))
+        rows[name] = {"params_from_step": results["steps"]["params_from"], "steps_run": results["steps"]["last"],
+                      f"valid_{metric}": results["metrics"][f"valid_{metric}"],
+                      f"test_{metric}": results["metrics"][f"test_{metric}"],
+                      "last_step": evals[-1]["step"], f"last_step_test_{metric}": evals[-1][f"test_{metric}"],
+                      "train_seconds_last_segment": results["timing"]["train_seconds_this_run"]}
+    chosen = min(rows, key=lambda n: rows[n][f"valid_{metric}"])
+    summary = {"selection": f"checkpoint and run by the lowest validation {metric}; the test set chooses nothing",
+               "chosen": chosen, f"test_{metric}": rows[chosen][f"test_{metric}"], "runs": rows}
+    (out_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def _plot_summary(run_dirs, path, metric, baseline, reference, task):
     """Test-metric curves of all models on one log plot, with the baseline and published numbers."""
     import matplotlib

@@ -147,3 +147,16 @@ def test_valid_variant_selects_on_a_held_out_set(tmp_path):
     assert results["metrics"]["valid_mse"] != results["metrics"]["test_mse"]  # two different sets
     summary = adding.summarize(tmp_path / "runs", tmp_path / "out")  # reports the test figure, not the validation one
     assert summary["models"]["tcn"]["test_mse"] == results["metrics"]["test_mse"]
+
+    # a second run (another seed); the run with the lower validation MSE is the one reported
+    config.seed = 1
+    other = train_and_evaluate(config, tmp_path / "seed1", adding.make_task(config))
+    runs = {"seed0": tmp_path / "runs" / "tcn", "seed1": tmp_path / "seed1"}
+    chosen = sequence_models.summarize_selection(runs, tmp_path / "selected", metric="mse")
+    valid = {"seed0": results["metrics"]["valid_mse"], "seed1": other["metrics"]["valid_mse"]}
+    assert chosen["chosen"] == min(valid, key=valid.get)
+    assert chosen["test_mse"] == {"seed0": results, "seed1": other}[chosen["chosen"]]["metrics"]["test_mse"]
+    assert chosen["runs"]["seed0"]["last_step_test_mse"] == evals[-1]["test_mse"]
+    assert (tmp_path / "selected" / "seed1" / "eval_curve.jsonl").exists()
+    with pytest.raises(ValueError, match="not a run of a _valid variant"):
+        sequence_models.summarize_selection({"protocol": tmp_path / "seed1"}, tmp_path / "x", metric="cross_entropy")
