@@ -10,6 +10,7 @@ from experiments import adding, sequence_models
 from experiments.configs import adding as adding_config
 from seqmodels.data import synthetic
 from seqmodels.training import ConfigError, evaluate_checkpoints, train_and_evaluate
+from tests.experiments import ragged_eval
 
 
 def test_data_follows_the_protocol():
@@ -106,22 +107,11 @@ def test_invalid_config_is_rejected():
         adding_config.get_config("small_wavenet")
 
 
-def _eval_mean(task, params, batches):
-    from seqmodels.training import evaluate, train_state
-    return evaluate(train_state.make_eval_step(task.loss_fn), params, batches, None)
-
-
 def test_test_mse_is_the_mean_over_examples_with_a_ragged_last_batch():
-    """40 test sequences in batches of 32: the last batch has 8 real ones and 24 filler copies, which must
-    not count (the loop averages batches by their "weight")."""
-    config = adding_config.get_config("small")
-    config.data.num_test = 40
-    task = adding.make_task(config)
-    model = sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
-    params = task.init_params(jax.random.key(1))
-    test = synthetic.make_adding(config.data.seed + 1, 40, seq_len=config.data.seq_len)
-    pred = np.asarray(model.apply(params, test["x"]))[:, -1, 0]
-    metrics = _eval_mean(task, params, task.eval_batches())
+    """The 24 filler copies completing the last test batch must not count (the loop weights batches)."""
+    outputs, test, metrics = ragged_eval.outputs_and_metrics(adding, adding_config, synthetic.make_adding,
+                                                             input_size=2, output_size=1, causal=False)
+    pred = outputs[:, -1, 0]
     assert metrics["mse"] == pytest.approx(np.mean((pred - test["y"]) ** 2), rel=1e-5)
     assert metrics["mse_predict_1"] == pytest.approx(np.mean((test["y"] - 1.0) ** 2), rel=1e-5)
 

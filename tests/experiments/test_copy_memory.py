@@ -11,6 +11,7 @@ from experiments import copy_memory, sequence_models
 from experiments.configs import copy_memory as copy_config
 from seqmodels.data import synthetic
 from seqmodels.training import ConfigError, train_and_evaluate
+from tests.experiments import ragged_eval
 
 
 def test_data_follows_the_protocol():
@@ -91,18 +92,12 @@ def test_invalid_config_is_rejected():
 
 
 def test_test_metrics_are_means_over_examples_with_a_ragged_last_batch():
-    """40 test sequences in batches of 32: the 24 filler copies completing the last batch must not count."""
-    from seqmodels.training import evaluate, train_state
-    config = copy_config.get_config("small")
-    config.data.num_test = 40
-    task = copy_memory.make_task(config)
-    model = sequence_models.build(config.model, input_size=1, output_size=10, causal=True)
-    params = task.init_params(jax.random.key(1))
-    test = synthetic.make_copy_memory(config.data.seed + 1, 40, seq_len=config.data.seq_len)
-    logp = np.asarray(jax.nn.log_softmax(model.apply(params, test["x"])))  # [40, T+20, 10]
+    """The 24 filler copies completing the last test batch must not count (the loop weights batches)."""
+    outputs, test, metrics = ragged_eval.outputs_and_metrics(copy_memory, copy_config, synthetic.make_copy_memory,
+                                                             input_size=1, output_size=10, causal=True)
+    logp = np.asarray(jax.nn.log_softmax(outputs))  # [40, T+20, 10]
     nll = -np.take_along_axis(logp, test["y"][..., None].astype(np.int64), -1)[..., 0]
     recalled = np.argmax(logp[:, -10:], -1) == test["y"][:, -10:]
-    metrics = evaluate(train_state.make_eval_step(task.loss_fn), params, task.eval_batches(), None)
     assert metrics["cross_entropy"] == pytest.approx(nll.mean(), rel=1e-5)
     assert metrics["recall_cross_entropy"] == pytest.approx(nll[:, -10:].mean(), rel=1e-5)
     assert metrics["recall_accuracy"] == pytest.approx(recalled.mean(), rel=1e-6)
