@@ -221,13 +221,39 @@ def _initial_state(config: Any, task: Task, optimizer, mesh) -> tuple[train_stat
     return state, parallel.replicate({"train": train_key, "eval": eval_key}, mesh)
 
 
+def _check_same_config(config: Any, workdir: Path) -> list[str]:
+    """The config must be the one the run in `workdir` reported (results.json) in every field both have: a
+    missed override (the data's size or seed, say) would score another test set. Fields only one side has
+    (added to or dropped from the code since the run) are allowed and returned, to be recorded."""
+    path = workdir / "results.json"
+    if not path.exists():
+        return []  # a run that never finished: its checkpoints' shapes are still checked on restore
+
+    def flat(tree, prefix=""):
+        if not isinstance(tree, dict):
+            return {prefix[:-1]: json.loads(json.dumps(tree, default=str))}
+        return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}{key}.").items()}
+
+    ran, now = flat(json.loads(path.read_text())["config"]), flat(_config_dict(config))
+    differ = sorted(k for k in ran.keys() & now.keys() if ran[k] != now[k])
+    if differ:
+        detail = ", ".join(f"{k}: ran {ran[k]!r}, now {now[k]!r}" for k in differ)
+        raise validate.ConfigError(f"the config differs from the one the run in {workdir} used ({detail}); "
+                                   f"pass the run's overrides again (--config.<field>=<value>)")
+    return sorted(ran.keys() ^ now.keys())
+
+
 def evaluate_checkpoints(config: Any, workdir: str | os.PathLike, task: Task) -> dict:
     """Evaluate the checkpoints a run kept (the periodic ones and the best) with the task's evaluation as
     it is now, without training: after a fix to the evaluation code, the corrected figures of a finished
-    run. Returns and writes workdir/reevaluation.json: {"checkpoints": {step: metrics}, "best": {...}}."""
+    run. The config must match the run's (results.json) in every field both have. Returns and writes
+    workdir/reevaluation.json: {"checkpoints": {step: metrics}, "best": {"step", "metrics"}, "config", ...}."""
     validate.train_config(config)
     _check_task(task)
     workdir = Path(workdir)
+    unmatched = _check_same_config(config, workdir)
+    if unmatched:
+        logging.warning("config fields the run did not have, or has no more (left unchecked): %s", unmatched)
     directory = workdir / "checkpoints"
     steps, best = checkpoint.kept_steps(directory), checkpoint.kept_steps(directory, best=True)
     if not steps and not best:
@@ -244,7 +270,7 @@ def evaluate_checkpoints(config: Any, workdir: str | os.PathLike, task: Task) ->
 
     results = {"checkpoints": {str(s): metrics_of(step=s) for s in steps},
                "best": {"step": best[-1], "metrics": metrics_of(best=True)} if best else None,
-               "config": _config_dict(config)}
+               "config": _config_dict(config), "config_fields_not_in_both": unmatched}
     if jax.process_index() == 0:
         (workdir / "reevaluation.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     return results
@@ -276,7 +302,12 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task) -> d
         restored, extra = ckpts.restore({"state": state, "keys": keys})
         state, keys = restored["state"], restored["keys"]
         task.train_iterator.set_state(extra["data"])
-        stopper = early_stopping.EarlyStopping.from_dict(extra["early_stopping"])
+        saved = early_stopping.EarlyStopping.from_dict(extra["early_stopping"])
+        if saved.metric != stopper.metric:  # the run would go on watching the checkpoint's metric
+            raise validate.ConfigError(
+                f"early_stopping.metric: the checkpoints in {ckpts.directory} watch {saved.metric!r}, the config "
+                f"{stopper.metric!r}; resume with the config the run started with, or use a new workdir")
+        stopper = saved
         means = _TrainMeans(extra["train_means"])
         writer.truncate_after(start)
         ckpts.delete_best_after(start)

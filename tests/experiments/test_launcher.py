@@ -119,6 +119,10 @@ def test_reevaluate_scores_the_kept_checkpoints_without_training(uninterrupted, 
     evals = {r["step"]: r for r in writers.read_jsonl(uninterrupted / "metrics.jsonl") if r["split"] == "eval"}
     for step, metrics in again["checkpoints"].items():
         assert metrics["loss"] == pytest.approx(evals[int(step)]["loss"], rel=1e-6)
+    other = _launch(uninterrupted, "--reevaluate", "--config.optimizer.learning_rate=0.5")  # not the run's config
+    assert other.returncode == 1 and "Traceback" not in other.stderr
+    assert "the config differs from the one the run in" in other.stderr
+    assert "optimizer.learning_rate: ran 0.03, now 0.5" in other.stderr
     missing = _launch(tmp_path, "--reevaluate")
     assert missing.returncode == 1 and "holds no checkpoints to evaluate" in missing.stderr
     assert "Traceback" not in missing.stderr

@@ -177,3 +177,13 @@ def test_named_eval_sets_need_a_watched_metric_that_names_a_set(tmp_path):
                                           r"the sets \['valid', 'test'\].*'valid_loss'"):
         train_and_evaluate(config, tmp_path, _named_sets_task(config))
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_resuming_with_another_watched_metric_is_a_clear_error(tmp_path):
+    config = tiny_task.get_config()
+    config.num_steps = 20
+    train_and_evaluate(config, tmp_path, tiny_task.make_task(config))  # watches "loss"
+    config.num_steps = 40
+    config.early_stopping = {"metric": "valid_loss", "mode": "min"}
+    with pytest.raises(ConfigError, match=r"the checkpoints in .* watch 'loss', the config 'valid_loss'"):
+        train_and_evaluate(config, tmp_path, _named_sets_task(config))
