@@ -173,6 +173,22 @@ def model_section(config: Any) -> dict:
     return {"name": config.model.name, **dict(config.model[config.model.name].items())}
 
 
+def _reported_metrics(run_dir: Path, results: dict) -> tuple[dict, dict | None]:
+    """(metrics of the reported checkpoint, the first-reported metrics or None): where the run was re-scored
+    (`--reevaluate`: run_dir/reevaluation.json holds that checkpoint, periodic or best), the re-scored ones."""
+    path = run_dir / "reevaluation.json"
+    if not path.exists():
+        return results["metrics"], None
+    again = json.loads(path.read_text())
+    step = results["steps"]["params_from"]
+    rescored = again["checkpoints"].get(str(step))
+    if rescored is None and again.get("best") and again["best"]["step"] == step:
+        rescored = again["best"]["metrics"]
+    if rescored is None:
+        return results["metrics"], None
+    return {**results["metrics"], **rescored}, results["metrics"]
+
+
 def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task: str, metric: str,
                    protocol_steps: int, baseline: float, reference: dict[str, Any], note: str = "") -> dict:
     """Gather one task's per-model runs (model -> workdir) into out_dir/results.json.
@@ -198,13 +214,9 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
         shutil.copy(run_dir / "results.json", dest / "results.json")
         for png in (run_dir / "plots").glob("*.png"):
             shutil.copy(png, dest / png.name)
-        metrics, first_reported = results["metrics"], None
-        rescored = run_dir / "reevaluation.json"
-        if rescored.exists():
-            shutil.copy(rescored, dest / "reevaluation.json")
-            again = json.loads(rescored.read_text())["checkpoints"].get(str(results["steps"]["params_from"]))
-            if again is not None:
-                first_reported, metrics = metrics, {**metrics, **again}
+        metrics, first_reported = _reported_metrics(run_dir, results)
+        if (run_dir / "reevaluation.json").exists():
+            shutil.copy(run_dir / "reevaluation.json", dest / "reevaluation.json")
         pick = lambda m: m.get(f"test_{metric}", m.get(metric))  # noqa: E731  (named eval sets or not)
         value = pick(metrics)
         table[model] = {
@@ -232,7 +244,13 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
 def summarize_selection(run_dirs: dict[str, str | Path], out_dir: str | Path, *, metric: str) -> dict:
     """Runs of a `_valid` variant (e.g. one per seed) -> out_dir/results.json: the run with the lowest
     validation `metric` at its chosen checkpoint is the one reported, so neither the checkpoint nor the
-    run is chosen on the test set. Each run's row also has its last evaluation (the protocol's figure)."""
+    run is chosen on the test set. Each run's row also has its last evaluation (the protocol's figure);
+    a re-scored run (reevaluation.json) is reported with its re-scored figures.
+
+        python -c "from experiments import sequence_models as s; s.summarize_selection(
+            {'seed0': 'workdirs/adding/tcn_valid_seed0', 'seed1': 'workdirs/adding/tcn_valid_seed1'},
+            'results/adding/tcn_valid', metric='mse')"
+    """
     import shutil
 
     out_dir = Path(out_dir)
@@ -248,9 +266,12 @@ def summarize_selection(run_dirs: dict[str, str | Path], out_dir: str | Path, *,
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(run_dir / "results.json", dest / "results.json")
         (dest / "eval_curve.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals))
+        metrics, first_reported = _reported_metrics(run_dir, results)
+        if first_reported is not None:
+            shutil.copy(run_dir / "reevaluation.json", dest / "reevaluation.json")
         rows[name] = {"params_from_step": results["steps"]["params_from"], "steps_run": results["steps"]["last"],
-                      f"valid_{metric}": results["metrics"][f"valid_{metric}"],
-                      f"test_{metric}": results["metrics"][f"test_{metric}"],
+                      f"valid_{metric}": metrics[f"valid_{metric}"], f"test_{metric}": metrics[f"test_{metric}"],
+                      **({} if first_reported is None else {"rescored_by": "reevaluation.json"}),
                       "last_step": evals[-1]["step"], f"last_step_test_{metric}": evals[-1][f"test_{metric}"],
                       "train_seconds_last_segment": results["timing"]["train_seconds_this_run"]}
     chosen = min(rows, key=lambda n: rows[n][f"valid_{metric}"])

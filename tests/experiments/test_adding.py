@@ -132,7 +132,7 @@ def test_valid_variant_selects_on_a_held_out_set(tmp_path):
     evals = [r for r in evals if r["split"] == "eval"]
     assert len(evals) == 2 and all("test_mse" in r and "valid_mse" in r for r in evals)
     best = min(evals, key=lambda r: r["valid_mse"])
-    assert results["steps"]["params_from"] == best["step"]  # chosen on validation, whatever the test says
+    assert results["steps"]["params_from"] == best["step"]  # the best-validation step (selection: test_loop.py)
     assert results["metrics"]["test_mse"] == pytest.approx(best["test_mse"], rel=1e-5)
     assert results["metrics"]["valid_mse"] != results["metrics"]["test_mse"]  # two different sets
     summary = adding.summarize(tmp_path / "runs", tmp_path / "out")  # reports the test figure, not the validation one
@@ -150,3 +150,31 @@ def test_valid_variant_selects_on_a_held_out_set(tmp_path):
     assert (tmp_path / "selected" / "seed1" / "eval_curve.jsonl").exists()
     with pytest.raises(ValueError, match="not a run of a _valid variant"):
         sequence_models.summarize_selection({"protocol": tmp_path / "seed1"}, tmp_path / "x", metric="cross_entropy")
+
+
+def _fake_valid_run(run_dir, params_from, evals):
+    """A finished `_valid` run as the loop writes it: results.json (the params_from step's metrics) and the
+    eval records of metrics.jsonl; evals: {step: (valid_mse, test_mse)}."""
+    run_dir.mkdir(parents=True)
+    valid, test = evals[params_from]
+    (run_dir / "results.json").write_text(json.dumps({
+        "metrics": {"valid_mse": valid, "test_mse": test}, "timing": {"train_seconds_this_run": 1.0},
+        "steps": {"last": max(evals), "params_from": params_from}}))
+    (run_dir / "metrics.jsonl").write_text("".join(
+        json.dumps({"step": s, "split": "eval", "valid_mse": v, "test_mse": t}) + "\n" for s, (v, t) in evals.items()))
+
+
+def test_summarize_selection_reports_the_validation_choice_not_the_test_best_or_the_last(tmp_path):
+    _fake_valid_run(tmp_path / "a", 20, {10: (0.2, 0.3), 20: (0.1, 0.25), 30: (0.15, 0.05)})
+    _fake_valid_run(tmp_path / "b", 30, {10: (0.3, 0.3), 20: (0.2, 0.2), 30: (0.12, 0.01)})
+    runs = {"seed0": tmp_path / "a", "seed1": tmp_path / "b"}
+    summary = sequence_models.summarize_selection(runs, tmp_path / "out", metric="mse")
+    assert summary["chosen"] == "seed0" and summary["test_mse"] == 0.25  # not seed1's 0.01, not seed0's 0.05
+    assert summary["runs"]["seed0"]["params_from_step"] == 20 and summary["runs"]["seed0"]["last_step_test_mse"] == 0.05
+    # re-scored (--reevaluate): the chosen step is the best checkpoint, not one of the periodic ones kept
+    (tmp_path / "a" / "reevaluation.json").write_text(json.dumps({
+        "checkpoints": {"30": {"valid_mse": 0.15, "test_mse": 0.06}},
+        "best": {"step": 20, "metrics": {"valid_mse": 0.1, "test_mse": 0.24}}}))
+    summary = sequence_models.summarize_selection(runs, tmp_path / "out", metric="mse")
+    assert summary["test_mse"] == 0.24 and summary["runs"]["seed0"]["rescored_by"] == "reevaluation.json"
+    assert (tmp_path / "out" / "seed0" / "reevaluation.json").exists()

@@ -103,7 +103,7 @@ def test_test_metrics_are_means_over_examples_with_a_ragged_last_batch():
     assert metrics["recall_accuracy"] == pytest.approx(recalled.mean(), rel=1e-6)
 
 
-def test_valid_variant_evaluates_a_held_out_set_and_selects_on_it():
+def test_valid_variant_evaluates_a_held_out_set_of_its_own_and_watches_it():
     config = copy_config.get_config("tcn_valid")
     assert config.data.num_valid == 1000 and config.restore_best and config.eval_every == 250
     assert config.early_stopping.metric == "valid_cross_entropy"
