@@ -48,7 +48,8 @@ The Task contract:
   dict of named eval sets, {"valid": ..., "test": ...}, each one of those:
   every evaluation then covers every set and reports its metrics with the
   set's name in front ("valid_loss", "test_mse"); early stopping and the
-  best checkpoint watch one of them (e.g. early_stopping.metric="valid_loss").
+  best checkpoint watch one of them, which the config must name (e.g.
+  early_stopping.metric="valid_loss"; patience 0 keeps selection without stopping).
 - `final_eval(params) -> dict`: optional, run once at the end (test set,
   generation, NMSE of a free-running forecast, ...), on host.
 - `summarize(metrics) -> metrics`: optional, adds derived eval metrics after
