@@ -36,8 +36,10 @@ experiment module. `--config.optimizer.learning_rate=1e-3` overrides one field
 Started again with the same command and workdir, a run resumes from its latest
 checkpoint. With `--reevaluate` nothing trains: the checkpoints the run kept
 are evaluated with the evaluation code as it is now (DIR/reevaluation.json),
-e.g. after a fix to how a test metric is averaged. Config errors, checkpoint errors and a NaN loss end the program
-with a one-paragraph message (exit status 1), not a traceback.
+e.g. after a fix to how a test metric is averaged; the config must be the
+run's (its overrides passed again). Config errors, checkpoint errors and a
+NaN loss end the program with a one-paragraph message (exit status 1), not a
+traceback.
 """
 
 import functools
