@@ -44,7 +44,7 @@ NOTE = (
     'the last test batch had counted. TCN (conv_init="pytorch", the init the paper\'s code runs): the full '
     'protocol (50 epochs, the paper code\'s default), 15650 steps: test CE 8.71e-5 at the last step (8.74e-5 as '
     'first reported; goal 1e-4 met; published 3.5e-5), recall accuracy 100%, best evaluation 4.8e-5 (step '
-    '15250). LSTM/GRU/RNN: 2000-step probes, all on the memoryless baseline (recall at chance), as in the paper; '
+    '15250). LSTM/GRU/RNN: the full protocol, all on the memoryless baseline (recall at chance), as in the paper; '
     'Transformer: a 2000-step probe.')
 
 
