@@ -28,6 +28,7 @@ one table (results/<task>/results.json).
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -173,6 +174,13 @@ def model_section(config: Any) -> dict:
     return {"name": config.model.name, **dict(config.model[config.model.name].items())}
 
 
+def _copy_run_files(run_dir: Path, dest: Path) -> None:
+    """A run's results.json, and its reevaluation.json where it was re-scored, into dest/."""
+    for name in ("results.json", "reevaluation.json"):
+        if name == "results.json" or (run_dir / name).exists():
+            shutil.copy(run_dir / name, dest / name)
+
+
 def _reported_metrics(run_dir: Path, results: dict) -> tuple[dict, dict | None]:
     """(metrics of the reported checkpoint, the first-reported metrics or None): where the run was re-scored
     (`--reevaluate`: run_dir/reevaluation.json holds that checkpoint, periodic or best), the re-scored ones."""
@@ -201,8 +209,6 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
     reported checkpoint as re-scored, and the first-reported value is kept
     beside them.
     """
-    import shutil
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = {}
@@ -211,12 +217,10 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
         results = json.loads((run_dir / "results.json").read_text())
         dest = out_dir / model
         dest.mkdir(exist_ok=True)
-        shutil.copy(run_dir / "results.json", dest / "results.json")
+        _copy_run_files(run_dir, dest)
         for png in (run_dir / "plots").glob("*.png"):
             shutil.copy(png, dest / png.name)
         metrics, first_reported = _reported_metrics(run_dir, results)
-        if (run_dir / "reevaluation.json").exists():
-            shutil.copy(run_dir / "reevaluation.json", dest / "reevaluation.json")
         pick = lambda m: m.get(f"test_{metric}", m.get(metric))  # noqa: E731  (named eval sets or not)
         value = pick(metrics)
         table[model] = {
@@ -251,8 +255,6 @@ def summarize_selection(run_dirs: dict[str, str | Path], out_dir: str | Path, *,
             {'seed0': 'workdirs/adding/tcn_valid_seed0', 'seed1': 'workdirs/adding/tcn_valid_seed1'},
             'results/adding/tcn_valid', metric='mse')"
     """
-    import shutil
-
     out_dir = Path(out_dir)
     rows = {}
     for name, run_dir in run_dirs.items():
@@ -264,11 +266,9 @@ def summarize_selection(run_dirs: dict[str, str | Path], out_dir: str | Path, *,
                  if r.get("split") == "eval"]
         dest = out_dir / name
         dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy(run_dir / "results.json", dest / "results.json")
+        _copy_run_files(run_dir, dest)
         (dest / "eval_curve.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals))
         metrics, first_reported = _reported_metrics(run_dir, results)
-        if first_reported is not None:
-            shutil.copy(run_dir / "reevaluation.json", dest / "reevaluation.json")
         rows[name] = {"params_from_step": results["steps"]["params_from"], "steps_run": results["steps"]["last"],
                       f"valid_{metric}": metrics[f"valid_{metric}"], f"test_{metric}": metrics[f"test_{metric}"],
                       **({} if first_reported is None else {"rescored_by": "reevaluation.json"}),
