@@ -226,6 +226,8 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
     validate.positive("data.window", d.window, integer=True)
     validate.non_negative("data.burn_in", d.burn_in, integer=True)
     validate.non_negative("data.input_noise", d.input_noise)
+    validate.non_negative("data.rollout_steps", d.rollout_steps, integer=True)
+    validate.non_negative("data.rollout_weight", d.rollout_weight)
     validate.positive("model.num_seeds", m.num_seeds, integer=True)
     if d.burn_in >= d.window:
         raise validate.ConfigError(f"data.burn_in ({d.burn_in}) must be smaller than data.window ({d.window})")
@@ -240,6 +242,11 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
         raise validate.ConfigError(f"data.burn_in ({d.burn_in}) must be >= receptive field - 1 ({rf - 1}) for "
                                    f"{m.name!r}, so that no training output sees the zero padding")
 
+    if d.rollout_steps and d.window - d.rollout_steps < max(rf or 1, 2):
+        raise validate.ConfigError(
+            f"data.rollout_steps ({d.rollout_steps}) leaves data.window - rollout_steps = "
+            f"{d.window - d.rollout_steps} points to warm up on; need at least {max(rf or 1, 2)} "
+            f"(the receptive field of {m.name!r}, and 2)")
     s = split_series(config)
     fit_end, W, S = s["fit_end"], d.window, m.num_seeds
     val_truth = s["raw_known"][fit_end:fit_end + HORIZON]
@@ -247,9 +254,17 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
     test_prime = s["known"][TRAIN_POINTS - W:]  # [W, 1]: the last W known points
     train_source = batching.WindowSource(s["fit"], W, stride=1, next_step=True)
 
-    def per_seed_loss(p, xs, ys):
+    K = d.rollout_steps
+
+    def per_seed_loss(p, xs, ys):  # -> (one-step loss, closed-loop loss) of one seed
         pred = predictor.apply_batch(p, xs)  # [B, W, 1]
-        return jnp.mean(jnp.square(pred - ys)[:, d.burn_in:])
+        one_step = jnp.mean(jnp.square(pred - ys)[:, d.burn_in:])
+        if not K:
+            return one_step, jnp.zeros(())
+        # closed loop: warm up on the first W - K inputs, then feed K predictions back; the truth is the
+        # clean next-step target (ys[t] = x[t + 1]), so input noise perturbs only what the model is fed
+        rolled = jax.vmap(lambda prime: forecast(predictor, p, prime, K))(xs[:, :W - K])  # [B, K]
+        return one_step, jnp.mean(jnp.square(rolled - ys[:, W - K - 1:W - 1, 0]))
 
     def val_forecasts(params, prime):  # -> [S, HORIZON] in raw units
         ys = jax.vmap(lambda p: forecast(predictor, p, prime, HORIZON))(params["seeds"])
@@ -266,8 +281,11 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
         xs = batch["x"]
         if train and d.input_noise > 0:
             xs = xs + d.input_noise * jax.random.normal(key, xs.shape, xs.dtype)
-        losses = jax.vmap(per_seed_loss, (0, None, None))(params["seeds"], xs, batch["y"])  # [S]
-        return jnp.sum(losses), {"mse_mean_seed": jnp.mean(losses), "mse_best_seed": jnp.min(losses)}
+        losses, rolled = jax.vmap(per_seed_loss, (0, None, None))(params["seeds"], xs, batch["y"])  # [S], [S]
+        metrics = {"mse_mean_seed": jnp.mean(losses), "mse_best_seed": jnp.min(losses)}
+        if K:
+            metrics["rollout_mse_mean_seed"] = jnp.mean(rolled)
+        return jnp.sum(losses + d.rollout_weight * rolled), metrics
 
     def init_params(key):
         return {"seeds": jax.vmap(predictor.init)(jax.random.split(key, S))}
@@ -355,9 +373,10 @@ def plot_forecast(path, name, known, truth, val_truth, val_start, val_pred, test
 
 
 def run_label(config: dict) -> str:
-    """The model's name, with '_noise<std>' for a run with input noise."""
+    """The model's name, with '_noise<std>' for input noise and '_rollout<K>' for closed-loop training."""
     noise = config["data"].get("input_noise", 0.0)
-    return config["model"]["name"] + (f"_noise{noise:g}" if noise else "")
+    rollout = config["data"].get("rollout_steps", 0)
+    return config["model"]["name"] + (f"_noise{noise:g}" if noise else "") + (f"_rollout{rollout}" if rollout else "")
 
 
 def summarize(run_dirs, out_dir) -> dict:

@@ -65,6 +65,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.data.burn_in = 32  # first outputs of a window not in the loss (>= receptive field - 1 for convs)
     config.data.scaling = "standardize"  # standardize | max, statistics of the fit part only
     config.data.input_noise = 0.0  # std of Gaussian noise on training inputs (scaled units)
+    config.data.rollout_steps = 0  # K > 0: also train on closed-loop forecasts of the last K points of each window
+    config.data.rollout_weight = 1.0  # weight of that closed-loop MSE beside the one-step MSE
 
     config.model = ml_collections.ConfigDict()
     config.model.name = "tdnn"  # tdnn | lstm | gru | tcn
