@@ -254,7 +254,7 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
     test_prime = s["known"][TRAIN_POINTS - W:]  # [W, 1]: the last W known points
     train_source = batching.WindowSource(s["fit"], W, stride=1, next_step=True)
 
-    K = d.rollout_steps
+    K, rollout_weight, input_noise = d.rollout_steps, d.rollout_weight, d.input_noise  # read once, here
 
     def per_seed_loss(p, xs, ys):  # -> (one-step loss, closed-loop loss) of one seed
         pred = predictor.apply_batch(p, xs)  # [B, W, 1]
@@ -279,13 +279,13 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
             metrics.update(val_nmse_best=jnp.min(per_seed), val_nmse_median=jnp.median(per_seed))
             return jnp.median(per_seed), metrics
         xs = batch["x"]
-        if train and d.input_noise > 0:
-            xs = xs + d.input_noise * jax.random.normal(key, xs.shape, xs.dtype)
+        if train and input_noise > 0:
+            xs = xs + input_noise * jax.random.normal(key, xs.shape, xs.dtype)
         losses, rolled = jax.vmap(per_seed_loss, (0, None, None))(params["seeds"], xs, batch["y"])  # [S], [S]
         metrics = {"mse_mean_seed": jnp.mean(losses), "mse_best_seed": jnp.min(losses)}
         if K:
             metrics["rollout_mse_mean_seed"] = jnp.mean(rolled)
-        return jnp.sum(losses + d.rollout_weight * rolled), metrics
+        return jnp.sum(losses + rollout_weight * rolled), metrics
 
     def init_params(key):
         return {"seeds": jax.vmap(predictor.init)(jax.random.split(key, S))}

@@ -121,3 +121,45 @@ def test_small_config_runs_for_every_model(name, tmp_path):
     assert results["config"]["model"]["name"] == name
     assert np.isfinite(results["metrics"]["nmse_true_var"])
     assert (tmp_path / "plots" / f"santa_fe_{name}.png").exists()
+
+
+def test_rollout_loss_is_the_closed_loop_error_of_the_whole_sequence_model():
+    """data.rollout_steps=K: the extra loss is the MSE of K predictions fed back, computed here by re-running
+    the teacher-forced model on prime + its own predictions (no streaming code), against the clean targets."""
+    config = santa_fe_config.get_config("small")
+    config.data.rollout_steps = K = 5
+    config.data.input_noise = 0.0
+    task = santa_fe.make_task(config)
+    params = task.init_params(jax.random.key(0))
+    batch = next(iter(task.train_iterator))
+    _, metrics = task.loss_fn(params, batch, jax.random.key(1), True)
+    predictor = santa_fe.make_predictor(config.model)
+    xs, ys = np.asarray(batch["x"]), np.asarray(batch["y"])
+    W = config.data.window
+    errors = []
+    for s in range(config.model.num_seeds):
+        p = jax.tree.map(lambda a: a[s], params["seeds"])
+        for b in range(xs.shape[0]):
+            seq = xs[b, :W - K]
+            for _ in range(K):
+                nxt = predictor.apply_batch(p, jnp.asarray(seq)[None])[0, -1]
+                seq = np.concatenate([seq, np.asarray(nxt)[None]], axis=0)
+            errors.append(np.mean((seq[W - K:, 0] - ys[b, W - K - 1:W - 1, 0]) ** 2))
+    np.testing.assert_allclose(metrics["rollout_mse_mean_seed"], np.mean(errors), rtol=1e-4)
+    # the targets are the true continuation: ys[t] = x[t + 1]
+    np.testing.assert_array_equal(ys[:, W - K - 1:W - 1], xs[:, W - K:W])
+    # and the gradient reaches the weights through the fed-back predictions
+    plain_config = santa_fe_config.get_config("small")
+    plain_config.data.input_noise = 0.0
+    plain = santa_fe.make_task(plain_config)
+    g_roll = jax.grad(lambda q: task.loss_fn(q, batch, jax.random.key(1), True)[0])(params)
+    g_plain = jax.grad(lambda q: plain.loss_fn(q, batch, jax.random.key(1), True)[0])(params)
+    diff = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), g_roll, g_plain)
+    assert max(jax.tree.leaves(diff)) > 1e-4
+
+
+def test_rollout_longer_than_the_window_allows_is_rejected():
+    config = santa_fe_config.get_config("small")
+    config.data.rollout_steps = config.data.window - 10  # leaves 10 points, less than the receptive field 33
+    with pytest.raises(ConfigError, match="data.rollout_steps"):
+        santa_fe.make_task(config)
