@@ -6,7 +6,10 @@
     python -m experiments.santa_fe --config=experiments/configs/santa_fe.py:lstm --workdir=workdirs/santa_fe_lstm
     python -m experiments.santa_fe --config=experiments/configs/santa_fe.py:gru  --workdir=workdirs/santa_fe_gru
     python -m experiments.santa_fe --config=experiments/configs/santa_fe.py:tcn  --workdir=workdirs/santa_fe_tcn
-    python -m experiments.santa_fe summarize workdirs/santa_fe_{tdnn,tdnn_noise0.05,lstm,gru,tcn} --out=results/santa_fe
+    python -m experiments.santa_fe --config=experiments/configs/santa_fe.py:tdnn --config.data.rollout_steps=50 \
+        --config.data.input_noise=0.05 --workdir=workdirs/santa_fe_tdnn_noise0.05_rollout50   # also K=20, noise 0
+    python -m experiments.santa_fe summarize workdirs/santa_fe_{tdnn,tdnn_noise0.05,lstm,gru,tcn} \
+        workdirs/santa_fe_tdnn{,_noise0.05}_rollout{20,50} --out=results/santa_fe
 
 Seen (8 seeds per run; fit on x[:900], (step, seed) picked by the iterated
 forecast of x[900:1000]; test x[1000:1100] used only for these numbers).
@@ -40,6 +43,23 @@ The TCN row uses tcn_conv_init="pytorch" (the init Bai et al.'s code really
 runs, see seqmodels/conv/tcn.py; chosen for that reason, before this run);
 with the earlier N(0, 0.01) init (`--config.model.tcn_conv_init=normal`) the
 same run gave 1.42 / 1.99 (seeds 0.805 / 1.41 / 1.66; 16.2 min, loaded CPU).
+
+Closed-loop (rollout) training, 2026-12-04: `data.rollout_steps=K` adds the
+MSE of K predictions fed back (after warming up on the first window - K
+points of each training window) to the one-step loss. Planned before any
+run, committed with the code: Wan's TDNN, K in {20, 50} x input noise in
+{0, 0.05}, weight 1, all else as :tdnn; pick (run, step, seed) by validation
+NMSE; report every run. Each ~5 min (two at a time, beside two other jobs):
+
+    run                     test NMSE (true / train var)  seeds min / median / max  mean of 8   val NMSE
+    rollout K=20            0.333 / 0.467                 0.047 / 0.142 / 0.383     0.061       0.00245
+    rollout K=50            0.122 / 0.171                 0.098 / 0.122 / 0.216     0.109       0.00248
+    noise .05 + K=20        0.100 / 0.140  (selected)     0.050 / 0.105 / 0.417     0.074       0.00150
+    noise .05 + K=50        0.120 / 0.169                 0.082 / 0.118 / 0.142     0.098       0.00309
+
+Not better than noise alone (0.048): the seeds agree more, but the forecasts
+collapse one oscillation early, before the peak at t = 1057 (plots in
+results/santa_fe/<run>/). Wan's 0.0273 stays unbeaten.
 
 `:small` is the CI config (seconds): 2 seeds, 30 steps; `small_<model>` the
 same for another model.
