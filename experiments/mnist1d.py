@@ -101,6 +101,9 @@ Model = tuple[Callable, Callable]  # init(key) -> params;  apply(params, xs [B, 
 
 
 INITS = ("torch", "default")
+# reshuffle: a new permutation every epoch; fixed: batches cut from the stored order, the same every epoch,
+# as the paper's train.py does (bix = step * batch_size % N)
+BATCH_ORDERS = ("reshuffle", "fixed")
 
 
 def _dense_init(key, fan_in: int, fan_out: int, init: str):
@@ -380,11 +383,12 @@ def make_task(config, data: dict | None = None) -> Task:
         return {"test_accuracy": float(np.mean(logits.argmax(-1) == y))}
 
     variant = "shuffled" if config.data.shuffle else "plain"
+    batch_order = validate.choice("data.batch_order", config.data.get("batch_order", "reshuffle"), BATCH_ORDERS)
     return Task(
         init_params=init_fn,
         loss_fn=loss_fn,
         train_iterator=batching.TrainIterator(batching.ArraySource(data["train"]), config.batch_size,
-                                              seed=config.seed),
+                                              seed=config.seed, shuffle=batch_order == "reshuffle"),
         eval_batches=lambda: batching.eval_batches(batching.ArraySource(data["eval"]), config.batch_size),
         final_eval=final_eval,
         reference={"model": name, "published_accuracy": PUBLISHED[variant].get(name),

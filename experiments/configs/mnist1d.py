@@ -71,6 +71,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.data.shuffle = False  # True: the paper's position-shuffled variant
     config.data.num_samples = 5000  # mnist1d's default: 4000 train / 1000 test
     config.data.num_validation = 0  # > 0: hold out the last N train sequences as the eval set (tuning)
+    config.data.batch_order = "reshuffle"  # reshuffle every epoch | fixed: the stored order, as the paper's code
 
     config.model = ml_collections.ConfigDict()
     config.model.names = ALL_MODELS  # trained one after another, each in <workdir>/<name>

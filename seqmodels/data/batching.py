@@ -237,17 +237,22 @@ def epoch_batches(
     lengths: np.ndarray | None = None,
     bucket_boundaries: Sequence[int] | None = None,
     drop_remainder: bool = True,
+    shuffle: bool = True,
 ) -> list[np.ndarray]:
     """The batches (arrays of example indices) of one epoch: a pure function of (seed, epoch).
 
-    Without buckets: a permutation cut into consecutive batches. With buckets
+    Without buckets: a permutation cut into consecutive batches
+    (`shuffle=False`: the examples in their stored order, every epoch alike,
+    as code that cycles through a fixed array does). With buckets
     (upper bounds; bucket j holds lengths in (b_{j-1}, b_j]): the permutation
     split by bucket keeping its order, each bucket cut into batches, then the
     list of batches permuted. `drop_remainder` drops each partial batch
     (False keeps every example exactly once per epoch).
     """
+    if not shuffle and bucket_boundaries is not None:
+        raise ValueError("epoch_batches: shuffle=False is for unbucketed batches; bucketing permutes batches")
     rng = np.random.default_rng([seed, epoch])
-    perm = rng.permutation(num_examples)  # [N]
+    perm = rng.permutation(num_examples) if shuffle else np.arange(num_examples)  # [N]
     if bucket_boundaries is None:
         groups = [perm]
     else:
@@ -284,6 +289,7 @@ class TrainIterator(Iterator[Batch]):
       drop_remainder: drop partial batches (fixed B for jit). With buckets
         and drop_remainder=False every example appears once per epoch.
       transform: fn(batch) -> batch applied last (e.g. normalisation).
+      shuffle: False keeps the stored order in every epoch (no buckets).
     """
 
     def __init__(
@@ -300,6 +306,7 @@ class TrainIterator(Iterator[Batch]):
         pad_value: float = 0,
         drop_remainder: bool = True,
         transform: Callable[[Batch], Batch] | None = None,
+        shuffle: bool = True,
     ):
         n = len(source)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -312,7 +319,10 @@ class TrainIterator(Iterator[Batch]):
             )
         self.source, self.batch_size, self.seq_keys = source, int(batch_size), tuple(seq_keys)
         self.pad_to, self.pad_multiple, self.pad_value = pad_to, pad_multiple, pad_value
-        self.drop_remainder, self.transform = drop_remainder, transform
+        self.drop_remainder, self.transform, self.shuffle = drop_remainder, transform, bool(shuffle)
+        if not self.shuffle and bucket_boundaries is not None:
+            raise ValueError("TrainIterator: shuffle=False cannot be combined with bucket_boundaries "
+                             "(bucketing permutes the batches)")
         self.bucket_boundaries = None if bucket_boundaries is None else tuple(int(b) for b in bucket_boundaries)
         self.lengths = None
         if self.bucket_boundaries is not None:
@@ -338,7 +348,7 @@ class TrainIterator(Iterator[Batch]):
         if self._plan_epoch != epoch:
             self._plan = epoch_batches(
                 len(self.source), self.batch_size, self._seed, epoch, lengths=self.lengths,
-                bucket_boundaries=self.bucket_boundaries, drop_remainder=self.drop_remainder,
+                bucket_boundaries=self.bucket_boundaries, drop_remainder=self.drop_remainder, shuffle=self.shuffle,
             )
             self._plan_epoch = epoch
         return self._plan

@@ -115,6 +115,19 @@ def test_iterator_batches_shapes_and_epochs():
         assert (row[:n] == i + 1).all() and (row[n:] == 0).all()
 
 
+def test_iterator_fixed_order_cycles_like_an_index_into_the_array():
+    """shuffle=False: batch k of the run is examples [k B, (k + 1) B) mod N, as `bix = step * B % N` reads them."""
+    src, _ = _ragged_source(n=12)
+    it = TrainIterator(src, 4, seed=7, pad_to=20, shuffle=False)
+    got = [_ids(next(it)) for _ in range(7)]
+    assert got == [[(4 * k + j) % 12 for j in range(4)] for k in range(7)]
+    it2 = TrainIterator(src, 4, seed=7, pad_to=20, shuffle=False)
+    it2.set_state({"seed": 7, "epoch": 1, "position": 1})
+    assert _ids(next(it2)) == got[4]
+    with pytest.raises(ValueError, match="shuffle=False"):
+        TrainIterator(src, 4, shuffle=False, bucket_boundaries=(5, 10, 20))
+
+
 def test_iterator_same_seed_same_batches_other_seed_differs():
     src, _ = _ragged_source()
     a = [_ids(next(TrainIterator(src, 5, seed=3))) for _ in range(2)]

@@ -133,3 +133,11 @@ def test_validation_split_holds_out_the_end_of_train(small_data):
     assert len(data["train"]["y"]) == 300 and len(data["eval"]["y"]) == 100 and len(data["test"]["y"]) == 100
     np.testing.assert_array_equal(data["eval"]["x"], small_data["train"]["x"][300:])
     np.testing.assert_array_equal(data["test"]["x"], small_data["test"]["x"])
+
+
+def test_unknown_batch_order_rejected_before_training(tmp_path):
+    config = mnist1d_config.get_config("small")
+    config.data.batch_order = "random"
+    with pytest.raises(ConfigError, match="data.batch_order"):
+        mnist1d.run_experiment(config, tmp_path)
+    assert not any((tmp_path / name).exists() for name in ("cnn", "mlp", "gru", "logistic"))
