@@ -175,8 +175,9 @@ def model_section(config: Any) -> dict:
 
 
 def _copy_run_files(run_dir: Path, dest: Path) -> None:
-    """A run's results.json, and its reevaluation.json where it was re-scored, into dest/."""
-    for name in ("results.json", "reevaluation.json"):
+    """A run's results.json, and its reevaluation.json where it was re-scored and its metrics.jsonl (the
+    curves a later summary plots) where it has them, into dest/."""
+    for name in ("results.json", "reevaluation.json", "metrics.jsonl"):
         if name == "results.json" or (run_dir / name).exists():
             shutil.copy(run_dir / name, dest / name)
 
