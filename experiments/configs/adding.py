@@ -83,10 +83,10 @@ in training). LSTM and Elman RNN, full protocol (`--config.num_steps=15630
 the baseline (0.1627-0.2253 at every evaluation, 0.1636 at the last step;
 the paper: 0.177), as in the paper. The LSTM does NOT stay there, unlike the
 paper's 0.164: on the baseline until step 4000 (0.162), then 1.8e-3 (5000),
-3.6e-4 (6000), 2.2e-4 (7000), 1.1e-4 (12000), 9.47e-5 at the last step,
-with three evaluations blowing up (MSE 9.1, 6.3, 8.5 at steps 10000, 11000,
-13000) despite clip 5: one seed, so read it as "an LSTM of this size can
-solve T=600 within the protocol's budget", not as a rate. The Transformer (ours, not in the paper) is a 2000-step probe
+3.6e-4 (6000), 2.2e-4 (7000), 4.3e-4 / 3.6e-4 (8000 / 9000), 9.1e-5,
+6.4e-5, 1.1e-4, 8.5e-5, 2.0e-4, 1.7e-4 (10000-15000), 9.47e-5 at the last
+step: one seed, so read it as "an LSTM of this size can solve T=600 within
+the protocol's budget", not as a rate. The Transformer (ours, not in the paper) is a 2000-step probe
 (`--config.num_steps=2000 --config.eval_every=500`): 0.160 / 0.162 at steps
 500 / 1000 (as first computed), then 0.0212 / 0.0129 at 1500 / 2000
 (re-scored): it leaves the baseline in the first 2000 steps, unlike the TCN. At the quiet machine's 0.11 s/step
