@@ -272,3 +272,31 @@ def test_bad_input_raises():
         spec.step(params, spec.init_state(), jnp.ones((2, 4)))
     with pytest.raises(ValueError, match="int scalar per example"):
         spec.apply(params, jnp.ones((10, 4)), lengths=jnp.array([3, 4]))
+
+
+@pytest.mark.parametrize("padding", ["causal", "same", "valid"])
+@pytest.mark.parametrize("kernel_size, dilation", [(1, 1), (2, 1), (3, 4), (5, 2)])
+def test_shifted_matmul_path_equals_lax_and_the_reference(padding, kernel_size, dilation):
+    """impl='shifted' (the accelerator default): the same outputs and gradients as the lax convolution."""
+    kx, kw = jax.random.split(jax.random.key(7))
+    x = jax.random.normal(kx, (23, 3))
+    kernel = jax.random.normal(kw, (kernel_size, 3, 4))
+    kwargs = dict(padding=padding, dilation=dilation)
+    want = conv1d.conv1d_reference(x, kernel, **kwargs)
+    for impl in ("lax", "shifted"):
+        np.testing.assert_allclose(conv1d.conv1d(x, kernel, impl=impl, **kwargs), want, rtol=1e-5, atol=1e-5)
+    grads = [jax.grad(lambda x, k: jnp.sum(jnp.sin(conv1d.conv1d(x, k, impl=impl, **kwargs))), argnums=(0, 1))(
+        x, kernel) for impl in ("lax", "shifted")]
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_shifted_path_falls_back_to_lax_for_strides_and_groups_and_rejects_unknown_impls():
+    x = jax.random.normal(jax.random.key(0), (20, 4))
+    kernel = jax.random.normal(jax.random.key(1), (3, 2, 4))  # 2 groups of 2 input channels
+    for kwargs in (dict(padding="same", stride=2, groups=2), dict(padding="causal", stride=1, groups=2)):
+        np.testing.assert_allclose(conv1d.conv1d(x, kernel, impl="shifted", **kwargs),
+                                   conv1d.conv1d_reference(x, kernel, **kwargs), rtol=1e-5, atol=1e-5)
+    assert conv1d.default_conv_impl() == ("lax" if jax.default_backend() == "cpu" else "shifted")
+    with pytest.raises(ValueError, match="unknown impl 'cudnn'"):
+        conv1d.conv1d(x, kernel, padding="causal", groups=2, impl="cudnn")
