@@ -103,13 +103,14 @@ def test_jit_vmap_grad_equal_eager():
 
 
 def test_sharded_batch_on_8_devices_equals_one_device():
-    devices = jax.devices()
+    devices = jax.devices("cpu")  # the 8 host devices of tests/conftest.py, also on a machine with a GPU
     assert len(devices) == 8, "tests/conftest.py sets 8 host devices"
     layer = recurrence.Stack([recurrence.Bidirectional.of(CELL), recurrence.RNN(LSTM(2 * H, H))])
     params = layer.init(jax.random.key(3))
     xs = jax.random.normal(jax.random.key(4), (8, 6, D))
     lengths = jnp.array([6, 5, 4, 3, 2, 1, 6, 0])
     apply = jax.jit(lambda p, x, l: layer.apply_batch(p, x, lengths=l)[1])
+    params, xs, lengths = jax.device_put((params, xs, lengths), devices[0])
     single = apply(params, xs, lengths)
     mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
     batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))

@@ -19,7 +19,14 @@ lecun_uniform = jax.nn.initializers.lecun_uniform()
 lecun_normal = jax.nn.initializers.lecun_normal()
 he_uniform = jax.nn.initializers.he_uniform()
 he_normal = jax.nn.initializers.he_normal()
-orthogonal = jax.nn.initializers.orthogonal()
+_orthogonal_f32 = jax.nn.initializers.orthogonal()
+
+
+def orthogonal(key, shape, dtype=jnp.float32):
+    """jax.nn.initializers.orthogonal(), computed in float32 (at least) and cast to `dtype`: its QR
+    decomposition has no bfloat16 / float16 kernel on GPU (cuSOLVER), where a bfloat16 init failed."""
+    work = jnp.promote_types(dtype, jnp.float32)
+    return _orthogonal_f32(key, shape, work).astype(dtype)
 zeros = jax.nn.initializers.zeros
 ones = jax.nn.initializers.ones
 

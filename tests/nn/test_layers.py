@@ -76,3 +76,14 @@ def test_activations():
     np.testing.assert_allclose(activations.get("hard_sigmoid")(jnp.array([-5.0, 0.0, 5.0])), [0.0, 0.5, 1.0])
     with pytest.raises(ValueError, match="unknown activation 'swishy'"):
         activations.get("swishy")
+
+
+def test_orthogonal_init_is_computed_in_float32_for_low_precision_dtypes():
+    """A bfloat16 orthogonal init is the float32 one rounded (GPUs have no bfloat16 QR)."""
+    from seqmodels.nn import initializers
+    key = jax.random.key(5)
+    q32 = initializers.orthogonal(key, (6, 6), jnp.float32)
+    np.testing.assert_allclose(q32.T @ q32, np.eye(6), atol=1e-5)
+    q16 = initializers.orthogonal(key, (6, 6), jnp.bfloat16)
+    assert q16.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(np.asarray(q16, np.float32), np.asarray(q32.astype(jnp.bfloat16), np.float32))
