@@ -92,7 +92,9 @@ def cases():
     D, H = FLAGS.input, FLAGS.hidden
     lstm = LSTM(D, H)
     out = {
-        "lstm/seqmodels": seqmodels_case(lstm),
+        "lstm/seqmodels": seqmodels_case(lstm),  # the fused kernel, hoisted or not by backend
+        "lstm/seqmodels-fused-per-step": seqmodels_case(lstm, fused=True, hoist=False),
+        "lstm/seqmodels-fused-hoisted": seqmodels_case(lstm, fused=True, hoist=True),
         "lstm/seqmodels-scan": seqmodels_case(lstm, fused=False, hoist=False),
         "lstm/seqmodels-scan-hoisted": seqmodels_case(lstm, fused=False, hoist=True),
         "lstm/flax-LSTMCell": flax_case(nn.LSTMCell),
@@ -103,6 +105,8 @@ def cases():
     }
     gru = GRU(D, H)  # reset="after", as flax's and equinox's GRUCell
     out["gru/seqmodels"] = seqmodels_case(gru)
+    out["gru/seqmodels-fused-per-step"] = seqmodels_case(gru, fused=True, hoist=False)
+    out["gru/seqmodels-fused-hoisted"] = seqmodels_case(gru, fused=True, hoist=True)
     out["gru/seqmodels-scan"] = seqmodels_case(gru, fused=False, hoist=False)
     out["gru/seqmodels-scan-hoisted"] = seqmodels_case(gru, fused=False, hoist=True)
     return out

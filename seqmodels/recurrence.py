@@ -271,7 +271,8 @@ class RNN:
         if self.fused if self.fused is not None else fused_lib.supported(self.cell):
             if self.reverse:
                 xs = jax.vmap(reverse_valid)(xs, lengths) if lengths is not None else xs[:, ::-1]
-            carry, ys = fused_lib.batch(self.cell, params, xs, lengths=lengths, initial_carry=initial_carry)
+            carry, ys = fused_lib.batch(self.cell, params, xs, lengths=lengths, initial_carry=initial_carry,
+                                        hoist=self.hoist)
             if self.reverse:
                 ys = jax.vmap(reverse_valid)(ys, lengths) if lengths is not None else ys[:, ::-1]
             return carry, ys

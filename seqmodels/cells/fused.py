@@ -77,19 +77,22 @@ def _split4(a, H):
     return a[..., :H], a[..., H:2 * H], a[..., 2 * H:3 * H], a[..., 3 * H:]
 
 
-def _forward(masked, W, R, b, xs, mask, h0, c0):
+def _forward(masked, hoist, W, R, b, xs, mask, h0, c0):
     """xs [T, B, D], mask [T, B, 1] (True = valid), h0/c0 [B, H] -> outputs, saved activations.
 
     The scan emits only what the recurrence produces (gate activations and
     cell states); h_t = tanh(c_t) * o_t is recomputed for all t at once after it.
+    `hoist`: x_t W + b for all t as one product before the scan (faster on
+    GPUs), else one [x_t, h] [W; R] product per step (faster on the CPU).
     """
     H = h0.shape[-1]
     WR = jnp.concatenate([W, R], axis=0)  # [D + H, 4H]: one product per step
+    inputs = xs @ W + b if hoist else xs  # [T, B, 4H] or [T, B, D]
 
     def body(carry, inp):
         h, c = carry
         x_t, m = inp
-        a = jnp.concatenate([x_t, h], axis=-1) @ WR + b  # [B, 4H]
+        a = x_t + h @ R if hoist else jnp.concatenate([x_t, h], axis=-1) @ WR + b  # [B, 4H]
         z, i, f, o = _split4(a, H)
         z, i, f, o = jnp.tanh(z), jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o)
         c_new = z * i + c * f
@@ -100,7 +103,7 @@ def _forward(masked, W, R, b, xs, mask, h0, c0):
         h_out, c_out = jnp.where(m, h_new, h), jnp.where(m, c_new, c)  # padding keeps the carry
         return (h_out, c_out), (acts, c_new, h_out, c_out)
 
-    (hT, cT), outs = lax.scan(body, (h0, c0), (xs, mask))
+    (hT, cT), outs = lax.scan(body, (h0, c0), (inputs, mask))
     acts, c_new = outs[0], outs[1]
     tanh_c = jnp.tanh(c_new)  # [T, B, H], reused by the backward pass
     ys = tanh_c * acts[..., 3 * H:]  # h_t = tanh(c_t) * o_t
@@ -111,20 +114,21 @@ def _forward(masked, W, R, b, xs, mask, h0, c0):
     return (ys, hT, cT), (acts, tanh_c, h_outs, c_outs)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def lstm_time_major(masked: bool, W: Float[Array, "D G"], R: Float[Array, "H G"], b: Float[Array, "G"],
-                    xs: Float[Array, "T B D"], mask: Bool[Array, "T B 1"],
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def lstm_time_major(masked: bool, hoist: bool, W: Float[Array, "D G"], R: Float[Array, "H G"],
+                    b: Float[Array, "G"], xs: Float[Array, "T B D"], mask: Bool[Array, "T B 1"],
                     h0: Float[Array, "B H"], c0: Float[Array, "B H"]):
-    """(ys [T, B, H], h_T [B, H], c_T [B, H]); `masked=False` skips the padding logic."""
-    return _forward(masked, W, R, b, xs, mask, h0, c0)[0]
+    """(ys [T, B, H], h_T [B, H], c_T [B, H]); `masked=False` skips the padding logic, `hoist` computes
+    the input projection of all steps before the scan."""
+    return _forward(masked, hoist, W, R, b, xs, mask, h0, c0)[0]
 
 
-def _fwd(masked, W, R, b, xs, mask, h0, c0):
-    out, saved = _forward(masked, W, R, b, xs, mask, h0, c0)
+def _fwd(masked, hoist, W, R, b, xs, mask, h0, c0):
+    out, saved = _forward(masked, hoist, W, R, b, xs, mask, h0, c0)
     return out, (W, R, xs, mask, h0, c0) + saved
 
 
-def _bwd(masked, res, cts):
+def _bwd(masked, hoist, res, cts):
     W, R, xs, mask, h0, c0, acts, tanh_c, h_outs, c_outs = res
     dys, dhT, dcT = cts
     T, B, H = dys.shape
@@ -166,7 +170,7 @@ def _bwd(masked, res, cts):
 lstm_time_major.defvjp(_fwd, _bwd)
 
 
-def lstm_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None):
+def lstm_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist=None):
     """A supported LSTM over a batch: (carry {'c','h'}: [B, H], ys [B, T, H]).
 
     Same masking model as `recurrence.scan` (forward direction).
@@ -176,20 +180,21 @@ def lstm_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial
         h0 = c0 = jnp.zeros((B, cell.hidden_size), xs.dtype)
     else:
         h0, c0 = (jnp.broadcast_to(initial_carry[k], (B, cell.hidden_size)) for k in ("h", "c"))
-    ys, hT, cT = lstm_time_major(lengths is not None, params["W"], params["R"], params["b"],
+    ys, hT, cT = lstm_time_major(lengths is not None, _hoist(hoist), params["W"], params["R"], params["b"],
                                  jnp.swapaxes(xs, 0, 1), _time_major_mask(lengths, B, T), h0, c0)
     return {"c": cT, "h": hT}, jnp.swapaxes(ys, 0, 1)
 
 
 # -- GRU (reset after) ------------------------------------------------------------
 
-def _gru_forward(masked, W, R, b, b_hn, xs, mask, h0):
-    """xs [T, B, D], mask [T, B, 1], h0 [B, H] -> outputs, saved activations."""
+def _gru_forward(masked, hoist, W, R, b, b_hn, xs, mask, h0):
+    """xs [T, B, D], mask [T, B, 1], h0 [B, H] -> outputs, saved activations (`hoist`: as the LSTM's)."""
     H = h0.shape[-1]
+    inputs = xs @ W + b if hoist else xs  # [T, B, 3H] or [T, B, D]
 
     def body(h, inp):
         x_t, m = inp
-        gx = x_t @ W + b  # [B, 3H]
+        gx = x_t if hoist else x_t @ W + b  # [B, 3H]
         gh = h @ R  # [B, 3H]
         r = jax.nn.sigmoid(gx[:, :H] + gh[:, :H])
         u = jax.nn.sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
@@ -202,25 +207,25 @@ def _gru_forward(masked, W, R, b, b_hn, xs, mask, h0):
         h_out = jnp.where(m, h_new, h)
         return h_out, (jnp.where(m, h_new, 0.0), acts, h_out)
 
-    hT, outs = lax.scan(body, h0, (xs, mask), unroll=GRU_UNROLL)
+    hT, outs = lax.scan(body, h0, (inputs, mask), unroll=GRU_UNROLL)
     ys, acts = outs[0], outs[1]
     h_outs = outs[2] if masked else ys
     return (ys, hT), (acts, h_outs)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def gru_time_major(masked: bool, W, R, b, b_hn, xs: Float[Array, "T B D"], mask: Bool[Array, "T B 1"],
-                   h0: Float[Array, "B H"]):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def gru_time_major(masked: bool, hoist: bool, W, R, b, b_hn, xs: Float[Array, "T B D"],
+                   mask: Bool[Array, "T B 1"], h0: Float[Array, "B H"]):
     """(ys [T, B, H], h_T [B, H]) for GRU(reset="after")."""
-    return _gru_forward(masked, W, R, b, b_hn, xs, mask, h0)[0]
+    return _gru_forward(masked, hoist, W, R, b, b_hn, xs, mask, h0)[0]
 
 
-def _gru_fwd(masked, W, R, b, b_hn, xs, mask, h0):
-    out, saved = _gru_forward(masked, W, R, b, b_hn, xs, mask, h0)
+def _gru_fwd(masked, hoist, W, R, b, b_hn, xs, mask, h0):
+    out, saved = _gru_forward(masked, hoist, W, R, b, b_hn, xs, mask, h0)
     return out, (W, R, xs, mask, h0) + saved
 
 
-def _gru_bwd(masked, res, cts):
+def _gru_bwd(masked, hoist, res, cts):
     W, R, xs, mask, h0, acts, h_outs = res
     dys, dhT = cts
     T, B, H = dys.shape
@@ -263,21 +268,27 @@ def _time_major_mask(lengths, B, T):
     return (jnp.arange(T)[:, None] < lengths[None, :])[..., None]  # [T, B, 1]
 
 
-def gru_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None):
+def gru_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist=None):
     """A supported GRU over a batch: (carry {'h'}: [B, H], ys [B, T, H])."""
     B, T, _ = xs.shape
     H = cell.hidden_size
     h0 = jnp.zeros((B, H), xs.dtype) if initial_carry is None else jnp.broadcast_to(initial_carry["h"], (B, H))
-    ys, hT = gru_time_major(lengths is not None, params["W"], params["R"], params["b"], params["b_hn"],
+    ys, hT = gru_time_major(lengths is not None, _hoist(hoist), params["W"], params["R"], params["b"],
+                            params["b_hn"],
                             jnp.swapaxes(xs, 0, 1), _time_major_mask(lengths, B, T), h0)
     return {"h": hT}, jnp.swapaxes(ys, 0, 1)
 
 
-def batch(cell, params, xs, *, lengths=None, initial_carry=None):
-    """Dispatch to the kernel for `cell` (which must be `supported`)."""
+def _hoist(hoist: bool | None) -> bool:
+    """None: hoist on accelerators, not on CPU (measured: README, benchmarks.rnn)."""
+    return jax.default_backend() != "cpu" if hoist is None else bool(hoist)
+
+
+def batch(cell, params, xs, *, lengths=None, initial_carry=None, hoist=None):
+    """Dispatch to the kernel for `cell` (which must be `supported`); `hoist=None` picks by backend."""
     if lstm_supported(cell):
-        return lstm_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry)
+        return lstm_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry, hoist=hoist)
     if gru_supported(cell):
-        return gru_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry)
+        return gru_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry, hoist=hoist)
     raise ValueError(f"no fused kernel for {cell}; supported: LSTM (vanilla, no peepholes/projection) "
                      f"and GRU(reset='after') with default activations")

@@ -41,10 +41,11 @@ def test_supported():
 @pytest.mark.parametrize("name", sorted(CELLS))
 @pytest.mark.parametrize("use_lengths", [False, True])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_fused_equals_scan(name, use_lengths, reverse):
+@pytest.mark.parametrize("hoist", [False, True])  # the kernel's CPU and accelerator forms
+def test_fused_equals_scan(name, use_lengths, reverse, hoist):
     cell = CELLS[name]
-    fast = recurrence.RNN(cell, reverse=reverse, fused=True)
-    slow = recurrence.RNN(cell, reverse=reverse, fused=False)
+    fast = recurrence.RNN(cell, reverse=reverse, fused=True, hoist=hoist)
+    slow = recurrence.RNN(cell, reverse=reverse, fused=False, hoist=False)
     params = _random_params(cell, jax.random.key(0))
     xs = jax.random.normal(jax.random.key(1), (B, T, D))
     lengths = jnp.asarray(LENGTHS) if use_lengths else None
@@ -66,13 +67,14 @@ def test_fused_equals_scan(name, use_lengths, reverse):
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))
-def test_fused_gradient_finite_differences(name):
+@pytest.mark.parametrize("hoist", [False, True])
+def test_fused_gradient_finite_differences(name, hoist):
     cell = CELLS[name]
     with jax.enable_x64(True):
         params = jax.tree.map(lambda x: x.astype(jnp.float64), _random_params(cell, jax.random.key(3)))
         xs = jax.random.normal(jax.random.key(4), (2, 4, D), jnp.float64)
         lengths = jnp.array([4, 3])
-        f = lambda p, x: _loss(fused.batch(cell, p, x, lengths=lengths))
+        f = lambda p, x: _loss(fused.batch(cell, p, x, lengths=lengths, hoist=hoist))
         check_grads(f, (params, xs), order=1, modes=["rev"], atol=1e-5, rtol=1e-5)
 
 
