@@ -272,7 +272,7 @@ class RNN:
             if self.reverse:
                 xs = jax.vmap(reverse_valid)(xs, lengths) if lengths is not None else xs[:, ::-1]
             carry, ys = fused_lib.batch(self.cell, params, xs, lengths=lengths, initial_carry=initial_carry,
-                                        hoist=self.hoist)
+                                        hoist=default_hoist() if self.hoist is None else self.hoist)
             if self.reverse:
                 ys = jax.vmap(reverse_valid)(ys, lengths) if lengths is not None else ys[:, ::-1]
             return carry, ys

@@ -13,8 +13,9 @@ activations and tanh(c_t), so the backward pass recomputes nothing. The kernel r
 on the whole batch, time-major ([T, B, ...]), because under `jax.vmap` a
 custom VJP would produce the weight gradients per example and sum them.
 The forward scan either takes one [x_t, h] [W; R] product per step (the CPU
-default) or adds a precomputed x_t W + b to h R (`hoist=True`, the default
-on accelerators; the two measured alike on an H200, README).
+default) or adds a precomputed x_t W + b to h R (`hoist=True`, what
+`recurrence.RNN` asks for on accelerators; the two measured alike on an H200,
+README).
 
 Equations, gate order and parameters are those of `seqmodels.cells.LSTM`
 (vanilla, no peepholes/projection, default activations):
@@ -173,7 +174,7 @@ def _bwd(masked, hoist, res, cts):
 lstm_time_major.defvjp(_fwd, _bwd)
 
 
-def lstm_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist=None):
+def lstm_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist: bool = False):
     """A supported LSTM over a batch: (carry {'c','h'}: [B, H], ys [B, T, H]).
 
     Same masking model as `recurrence.scan` (forward direction).
@@ -183,7 +184,7 @@ def lstm_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial
         h0 = c0 = jnp.zeros((B, cell.hidden_size), xs.dtype)
     else:
         h0, c0 = (jnp.broadcast_to(initial_carry[k], (B, cell.hidden_size)) for k in ("h", "c"))
-    ys, hT, cT = lstm_time_major(lengths is not None, _hoist(hoist), params["W"], params["R"], params["b"],
+    ys, hT, cT = lstm_time_major(lengths is not None, bool(hoist), params["W"], params["R"], params["b"],
                                  jnp.swapaxes(xs, 0, 1), _time_major_mask(lengths, B, T), h0, c0)
     return {"c": cT, "h": hT}, jnp.swapaxes(ys, 0, 1)
 
@@ -271,24 +272,20 @@ def _time_major_mask(lengths, B, T):
     return (jnp.arange(T)[:, None] < lengths[None, :])[..., None]  # [T, B, 1]
 
 
-def gru_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist=None):
+def gru_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist: bool = False):
     """A supported GRU over a batch: (carry {'h'}: [B, H], ys [B, T, H])."""
     B, T, _ = xs.shape
     H = cell.hidden_size
     h0 = jnp.zeros((B, H), xs.dtype) if initial_carry is None else jnp.broadcast_to(initial_carry["h"], (B, H))
-    ys, hT = gru_time_major(lengths is not None, _hoist(hoist), params["W"], params["R"], params["b"],
+    ys, hT = gru_time_major(lengths is not None, bool(hoist), params["W"], params["R"], params["b"],
                             params["b_hn"],
                             jnp.swapaxes(xs, 0, 1), _time_major_mask(lengths, B, T), h0)
     return {"h": hT}, jnp.swapaxes(ys, 0, 1)
 
 
-def _hoist(hoist: bool | None) -> bool:
-    """None: hoist on accelerators, not on CPU (measured: README, benchmarks.rnn)."""
-    return jax.default_backend() != "cpu" if hoist is None else bool(hoist)
-
-
-def batch(cell, params, xs, *, lengths=None, initial_carry=None, hoist=None):
-    """Dispatch to the kernel for `cell` (which must be `supported`); `hoist=None` picks by backend."""
+def batch(cell, params, xs, *, lengths=None, initial_carry=None, hoist: bool = False):
+    """Dispatch to the kernel for `cell` (which must be `supported`); `recurrence.RNN` passes
+    `hoist=recurrence.default_hoist()` unless told otherwise."""
     if lstm_supported(cell):
         return lstm_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry, hoist=hoist)
     if gru_supported(cell):
