@@ -413,8 +413,9 @@ def summarize(run_dirs, out_dir) -> dict:
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.plot(np.arange(950, 1000), data["train"][950:, 0], color="gray", lw=1, label="known")
     ax.plot(np.arange(1000, 1100), truth, color="black", lw=2, label="truth")
-    for name, f in forecasts.items():
-        ax.plot(np.arange(1000, 1100), f["test"][f["selected_seed"]], lw=1.2,
+    colors = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (14, 15)]  # no greys
+    for k, (name, f) in enumerate(forecasts.items()):
+        ax.plot(np.arange(1000, 1100), f["test"][f["selected_seed"]], lw=1.2, color=colors[2 * k % len(colors)],
                 label=f"{name} (NMSE {runs[name]['metrics']['nmse_true_var']:.3f})")
     ax.set_title("Santa Fe A: iterated 100-step forecast, seed selected by validation")
     ax.set_xlabel("t")
