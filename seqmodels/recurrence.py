@@ -40,8 +40,9 @@ def default_hoist() -> bool:
 
     On the 2-core CPU of our CI machine the hoisted LSTM training step was
     slower (see README, benchmarks.rnn): reading a precomputed [T, G] array in
-    the scan costs more than the small per-step product. On GPU/TPU one big
-    matrix product wins.
+    the scan costs more than the small per-step product. On an H200 the
+    hoisted plain scan was faster (LSTM 8.4 vs 9.8 ms, GRU 7.7 vs 8.9 ms per
+    training step, README); TPUs are assumed to behave alike (not measured).
     """
     return jax.default_backend() != "cpu"
 
