@@ -37,7 +37,8 @@ NOTE = (
     'step ~5500, then fell. Goal 1e-4 (published 5.8e-5) not reached at the last step. GRU: the full protocol, '
     '1.92e-4 at the last step, 5.3e-5 at its best evaluation (step 14000; published 5.3e-5). LSTM: the full '
     'protocol, 9.47e-5 at the last step (published 0.164): on the baseline until step ~4500, then solved it '
-    '(6.4e-5 to 2.0e-4 at the evaluations of steps 10000-15000). Elman RNN: the full protocol, 0.1636, on '
+    '(6.4e-5 to 2.0e-4 at the evaluations of steps 10000-15000); seed 1 as well (4.3e-4 at the last step, '
+    '7.3e-5 at step 12000; results/adding/lstm_seed1/). Elman RNN: the full protocol, 0.1636, on '
     'the baseline (published 0.177). Transformer: a 2000-step probe, 0.0129. TCN seeds 1-7: still on the baseline at '
     'steps 1000-2000 (probes); seed 1 on to the full protocol: 9.1e-4 at the last step, 2.5e-5 at its best '
     'evaluation (step 15000). Selection on a validation set: results/adding/tcn_valid/.')
