@@ -5,8 +5,9 @@
    step = forward, mean-squared loss, backward, plain SGD update, jitted.
    Cases: seqmodels `ConvStack` (vmapped single-example code), flax
    `nn.Conv(padding='CAUSAL')`, plain batched `lax.conv_general_dilated`
-   (padding passed to the conv), and the sum-of-shifted-matmuls formulation
-   that seqmodels does NOT use (kept here to show why). seqmodels' step
+   (padding passed to the conv), and seqmodels' sum-of-shifted-matmuls path
+   (`conv1d(impl="shifted")`: the default on accelerators, where it was 13x
+   faster on an H200; 1.7x slower on the 2-core CPU). On CPU seqmodels' step
    compiles to the same optimised HLO as the plain-lax one (only source
    metadata differs); flax's adds a pad per layer and runs its backward
    input convolutions over the padded length, so differences between these
@@ -33,7 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from benchmarks import common
-from seqmodels.conv import ConvStack, WaveNet, cycle_dilations
+from seqmodels.conv import ConvStack, WaveNet, conv1d, cycle_dilations
 
 flags.DEFINE_bool("json", False, "print one JSON line instead of the tables")
 flags.DEFINE_bool("quick", False, "smoke mode: small shapes, few samples (seconds)")
@@ -91,12 +92,10 @@ def lax_case(spec, key, x):
 
 
 def shifted_matmul_case(spec, key, x):
-    """y[t] = sum_w x[t - (W - 1 - w) d] @ kernel[w]: W matmuls on shifted views."""
+    """seqmodels' `conv1d(impl="shifted")`, whatever the backend's default: y[t] = sum_w x_pad[t + w d] @ K[w]."""
     def forward(params, x):  # [B, T, C]
-        time = x.shape[1]
         for p, d in zip(params, spec.dilations):
-            x_pad = jnp.pad(x, ((0, 0), ((spec.kernel_size - 1) * d, 0), (0, 0)))
-            y = sum(x_pad[:, w * d:w * d + time] @ p["kernel"][w] for w in range(spec.kernel_size))
+            y = jax.vmap(lambda x: conv1d.conv1d(x, p["kernel"], padding="causal", dilation=d, impl="shifted"))(x)
             x = jax.nn.relu(y + p["bias"])
         return x
 

@@ -45,7 +45,8 @@ Fast path `conv1d`: on CPU one lax.conv_general_dilated with the padding
 passed in (a training step of a dilated stack ran about 1.7x faster than a
 sum of W shifted matmuls, and a matmul form of the kernel gradient was slower
 than XLA's); on accelerators the sum of W shifted matmuls (13x faster than
-the lax convolution on an H200; `default_conv_impl`, benchmarks/conv.py). Reference `conv1d_reference`: gather the W
+the lax convolution on an H200; `default_conv_impl`, benchmarks/conv.py).
+Reference `conv1d_reference`: gather the W
 taps of every output frame, one einsum.
 """
 
