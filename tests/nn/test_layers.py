@@ -87,3 +87,29 @@ def test_orthogonal_init_is_computed_in_float32_for_low_precision_dtypes():
     q16 = initializers.orthogonal(key, (6, 6), jnp.bfloat16)
     assert q16.dtype == jnp.bfloat16
     np.testing.assert_array_equal(np.asarray(q16, np.float32), np.asarray(q32.astype(jnp.bfloat16), np.float32))
+
+
+def test_rational_tanh_is_float32_tanh_to_5_ulp_and_differentiates_as_tanh():
+    """The fused kernels' tanh: checked against float64 numpy, on a dense grid and geometric tails."""
+    grid = np.concatenate([np.linspace(-20, 20, 400_001), np.geomspace(1e-38, 30, 20_000),
+                           -np.geomspace(1e-38, 30, 20_000)]).astype(np.float32)
+    ref = np.tanh(grid.astype(np.float64))
+    ulp = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+    got = np.asarray(jax.jit(activations.rational_tanh)(grid)).astype(np.float64)
+    assert np.max(np.abs(got - ref) / ulp) <= 5.0
+    assert np.max(np.abs(got)) <= 1.0  # never past +-1
+    # jnp.tanh itself lies within the same bound (XLA's CPU tanh is this approximation)
+    np.testing.assert_allclose(got, np.asarray(jax.jit(jnp.tanh)(grid)), rtol=0, atol=5e-7)
+    special = jax.jit(activations.rational_tanh)(jnp.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30], jnp.float32))
+    assert np.isnan(special[0]) and special[1] > 0.9999997 and special[2] < -0.9999997
+    np.testing.assert_array_equal(np.signbit(special[3:5]), [False, True])
+    assert special[5] == np.float32(1e-30)  # tanh(x) = x for tiny x
+    # derivative 1 - tanh^2, under jit, grad and vmap
+    x = jnp.linspace(-6.0, 6.0, 101)
+    d = jax.vmap(jax.grad(activations.rational_tanh))(x)
+    np.testing.assert_allclose(d, 1.0 - np.tanh(np.asarray(x, np.float64)) ** 2, atol=1e-6)
+    # other dtypes fall back to jnp.tanh (the coefficients are float32's)
+    xb = jnp.linspace(-3.0, 3.0, 13, dtype=jnp.bfloat16)
+    y = activations.rational_tanh(xb)
+    assert y.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(np.asarray(y, np.float32), np.asarray(jnp.tanh(xb), np.float32))
