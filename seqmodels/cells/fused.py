@@ -38,7 +38,7 @@ the forward scan: on a 2-core CPU, hoisting it out as one [T*B, D] x [D, 4H]
 product was slower (LSTM 159-160 vs 145-148 ms, GRU 131-134 vs 123-129 ms,
 2-vCPU Xeon, 2026-12-04).
 
-tanh is `seqmodels.nn.activations.rational_tanh`: the same float32 rational approximation XLA's CPU
+On the CPU, tanh is `seqmodels.nn.activations.rational_tanh`: the same float32 rational approximation XLA's CPU
 backend uses for `jnp.tanh` (bit for bit under jit on 4.2 million float32 points, jax 0.10.2; the test,
 tests/nn/test_layers.py, allows 5 ulp), written as plain multiplies, adds and a divide, which XLA's CPU
 backend compiles into much faster code inside a scan body than its own tanh: the LSTM kernel's forward pass took 56.0 ms instead of 69.9 ms and its training step
@@ -56,12 +56,18 @@ import jax.numpy as jnp
 from jax import lax
 
 from seqmodels.array_types import Array, Bool, Float
-from seqmodels.nn.activations import rational_tanh as _tanh
+from seqmodels.nn.activations import rational_tanh
 
 # lax.scan unroll of the GRU kernel's forward and reverse scans. B=32, T=256, H=256 on the 2-vCPU Xeon
 # (benchmarks/rnn.py, ms per training step): unroll 1 / 2 / 4 / 8 / 16 -> 115-121 / 115-121 / 108-110 /
 # 115-116 / 143-144. The LSTM kernel gained nothing from unrolling (137-143 ms for 1, 2 and 4) and keeps 1.
 GRU_UNROLL = 4
+
+
+def _tanh(x):
+    """`rational_tanh` where the default backend is the CPU (module docstring), `jnp.tanh` elsewhere:
+    the GPU figures in the README were measured with `jnp.tanh`. Decided when the kernel is traced."""
+    return rational_tanh(x) if jax.default_backend() == "cpu" else jnp.tanh(x)
 
 
 def lstm_supported(cell) -> bool:
