@@ -42,7 +42,10 @@ def test_supported():
 @pytest.mark.parametrize("use_lengths", [False, True])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("hoist", [False, True])  # the kernel's CPU and accelerator forms
-def test_fused_equals_scan(name, use_lengths, reverse, hoist):
+@pytest.mark.parametrize("chunk", [None, 4])  # None: the default (> T: one short chunk); 4: 4 + 2 steps
+def test_fused_equals_scan(name, use_lengths, reverse, hoist, chunk, monkeypatch):
+    if chunk is not None:
+        monkeypatch.setattr(fused, "BWD_CHUNK", chunk)
     cell = CELLS[name]
     fast = recurrence.RNN(cell, reverse=reverse, fused=True, hoist=hoist)
     slow = recurrence.RNN(cell, reverse=reverse, fused=False, hoist=False)
@@ -68,7 +71,10 @@ def test_fused_equals_scan(name, use_lengths, reverse, hoist):
 
 @pytest.mark.parametrize("name", sorted(CELLS))
 @pytest.mark.parametrize("hoist", [False, True])
-def test_fused_gradient_finite_differences(name, hoist):
+@pytest.mark.parametrize("chunk", [None, 3])  # 3: two whole chunks, no short one
+def test_fused_gradient_finite_differences(name, hoist, chunk, monkeypatch):
+    if chunk is not None:
+        monkeypatch.setattr(fused, "BWD_CHUNK", chunk)
     cell = CELLS[name]
     with jax.enable_x64(True):
         params = jax.tree.map(lambda x: x.astype(jnp.float64), _random_params(cell, jax.random.key(3)))
