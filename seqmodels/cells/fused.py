@@ -3,9 +3,9 @@
 `lax.scan`'s automatic backward pass accumulates the weight gradient inside
 the reverse scan: one more small [H, B] x [B, G] product per time step. Here
 the reverse scan only carries the gradient through time (da_t R^T), and the
-recurrent weight gradient is ONE large product after the scan:
+weight gradients are large products over chunks of BWD_CHUNK steps (32):
 
-    dR = sum_t h_{t-1}^T da_t        ([H, T*B] x [T*B, 4H])
+    dR = sum_t h_{t-1}^T da_t        ([H, 32*B] x [32*B, 4H] per chunk)
     dW = sum_t x_t^T da_t            db = sum_t da_t
 
 with a_t the gate pre-activations. The forward pass saves the gate
@@ -28,10 +28,10 @@ The GRU kernel does the same for `GRU(reset="after")` (cuDNN/flax form):
     r, u = sigmoid(W_. x + R_. h' + b_.)   n = tanh(W_h x + b_h + r * (R_h h' + b_hn))
     h = u * h' + (1 - u) * n
 
-The input gradient dx_t = da_t W^T is one product after the reverse scan, so
-XLA drops it where the inputs need no gradient (the first layer), as autodiff
-of a plain scan does; computing it inside the scan with dh_{t-1} (one
-[B, 4H] x [4H, H + D] product per step) cost the LSTM 159 ms per training
+The input gradient dx_t = da_t W^T is one product per chunk, outside the
+per-step loop, so XLA drops it where the inputs need no gradient (the first
+layer), as autodiff of a plain scan does; computing it inside the scan with
+dh_{t-1} (one [B, 4H] x [4H, H + D] product per step) cost the LSTM 159 ms per training
 step against 142-148 ms now (benchmarks/rnn.py, same machine, separate
 runs a day apart). The input product x_t W stays inside
 the forward scan: on a 2-core CPU, hoisting it out as one [T*B, D] x [D, 4H]
@@ -63,9 +63,9 @@ from seqmodels.nn.activations import rational_tanh
 # 115-116 / 143-144. The LSTM kernel gained nothing from unrolling (137-143 ms for 1, 2 and 4) and keeps 1.
 GRU_UNROLL = 4
 
-# The reverse scans run in chunks of BWD_CHUNK steps: each chunk's per-step gradients ([chunk, B, G], 1 MB
-# for the LSTM below) feed the weight-gradient product right away, while still in cache, instead of being
-# stacked into a [T, B, G] array (32 MB) that one product reads after the scan. B=32, T=256, H=256, 2-vCPU
+# The reverse scans run in chunks of BWD_CHUNK steps: each chunk's per-step gradients ([chunk, B, G],
+# 4 MB for the LSTM below) feed the weight-gradient product right away, while still in cache, instead of
+# being stacked into a [T, B, G] array (32 MB) that one product reads after the scan. B=32, T=256, H=256, 2-vCPU
 # Xeon, 2026-12-04: the LSTM backward pass alone (reverse scan + weight gradients, best of 10) took
 # 83.6-86.3 ms unchunked, 74.5-76.4 ms in chunks of 32 (8: 82.6, 16: 74.6-77.1, 64: 88.9); whole training
 # steps, 30 interleaved rounds, min / median ms: LSTM 135.1 / 146.2 in chunks of 32, 141.1 / 152.2 in one
