@@ -38,12 +38,15 @@ the forward scan: on a 2-core CPU, hoisting it out as one [T*B, D] x [D, 4H]
 product was slower (LSTM 159-160 vs 145-148 ms, GRU 131-134 vs 123-129 ms,
 2-vCPU Xeon, 2026-12-04).
 
-On the CPU, tanh is `seqmodels.nn.activations.rational_tanh`: the same float32 rational approximation XLA's CPU
-backend uses for `jnp.tanh` (bit for bit under jit on 4.2 million float32 points, jax 0.10.2; the test,
-tests/nn/test_layers.py, allows 5 ulp), written as plain multiplies, adds and a divide, which XLA's CPU
-backend compiles into much faster code inside a scan body than its own tanh: the LSTM kernel's forward pass took 56.0 ms instead of 69.9 ms and its training step
-144.1 instead of 160.9 ms (B=32, T=256, H=256, 2-vCPU Xeon, 2026-12-04, best of 10); the GRU, one
-tanh on [B, H] per step, measured alike (122.7 vs 121.8 ms).
+On the CPU, tanh is `seqmodels.nn.activations.rational_tanh`: the same
+float32 rational approximation XLA's CPU backend uses for `jnp.tanh` (bit for
+bit under jit on 4.2 million float32 points, jax 0.10.2; the test,
+tests/nn/test_layers.py, allows 5 ulp), written as plain multiplies, adds and
+a divide, which XLA's CPU backend compiles into much faster code inside a
+scan body than its own tanh: the LSTM kernel's forward pass took 56.0 ms
+instead of 69.9 ms and its training step 144.1 instead of 160.9 ms (B=32,
+T=256, H=256, 2-vCPU Xeon, 2026-12-04, best of 10); the GRU, one tanh on
+[B, H] per step, measured alike (122.7 vs 121.8 ms).
 
 Reference: `jax.vmap` of `recurrence.scan` with the cell's own `step`; the
 tests (tests/cells/test_fused.py) compare values and gradients, with padding.
@@ -58,15 +61,22 @@ from jax import lax
 from seqmodels.array_types import Array, Bool, Float
 from seqmodels.nn.activations import rational_tanh
 
-# lax.scan unroll of the GRU kernel's forward and reverse scans. B=32, T=256, H=256 on the 2-vCPU Xeon
-# (benchmarks/rnn.py, ms per training step): unroll 1 / 2 / 4 / 8 / 16 -> 115-121 / 115-121 / 108-110 /
-# 115-116 / 143-144. The LSTM kernel gained nothing from unrolling (137-143 ms for 1, 2 and 4) and keeps 1.
-GRU_UNROLL = 4
+# lax.scan unroll of the kernels' forward and (per-chunk) reverse scans. B=32, T=256, H=256 on the 2-vCPU
+# Xeon, whole training steps, min / median ms of 30 interleaved rounds (2026-12-04, with the rational tanh
+# and chunked reverse scans): LSTM forward 1 / reverse 1: 131.4 / 141.7, 1 / 2: 128.5 / 137.2 (a first
+# run of 20: 128.4 / 141.6 and 127.9 / 138.9; forward 2 or 4: 134.7-137.8 / 140.6-142.4); GRU 1 / 1:
+# 114.7 / 117.6, 1 / 4: 113.2 / 117.8, 4 / 4: 116.9 / 121.0, 4 / 1: 117.1 / 120.7. (Before those two
+# changes the GRU ran fastest with 4 / 4: unroll 1 / 2 / 4 / 8 / 16 -> 115-121 / 115-121 / 108-110 /
+# 115-116 / 143-144 ms.)
+LSTM_UNROLL = 1
+LSTM_BWD_UNROLL = 2
+GRU_UNROLL = 1
+GRU_BWD_UNROLL = 1
 
 # The reverse scans run in chunks of BWD_CHUNK steps: each chunk's per-step gradients ([chunk, B, G],
 # 4 MB for the LSTM below) feed the weight-gradient product right away, while still in cache, instead of
-# being stacked into a [T, B, G] array (32 MB) that one product reads after the scan. B=32, T=256, H=256, 2-vCPU
-# Xeon, 2026-12-04: the LSTM backward pass alone (reverse scan + weight gradients, best of 10) took
+# being stacked into a [T, B, G] array (32 MB) that one product reads after the scan. B=32, T=256, H=256,
+# 2-vCPU Xeon, 2026-12-04: the LSTM backward pass alone (reverse scan + weight gradients, best of 10) took
 # 83.6-86.3 ms unchunked, 74.5-76.4 ms in chunks of 32 (8: 82.6, 16: 74.6-77.1, 64: 88.9); whole training
 # steps, 30 interleaved rounds, min / median ms: LSTM 135.1 / 146.2 in chunks of 32, 141.1 / 152.2 in one
 # chunk of 256; GRU 120.9 / 125.2 against 121.3 / 128.0 (chunks of 16: LSTM 140.3 / 147.6, GRU 119.3 / 126.4).
@@ -164,7 +174,7 @@ def _forward(masked, hoist, W, R, b, xs, mask, h0, c0):
         h_out, c_out = jnp.where(m, h_new, h), jnp.where(m, c_new, c)  # padding keeps the carry
         return (h_out, c_out), (acts, c_new, h_out, c_out)
 
-    (hT, cT), outs = lax.scan(body, (h0, c0), (inputs, mask))
+    (hT, cT), outs = lax.scan(body, (h0, c0), (inputs, mask), unroll=LSTM_UNROLL)
     acts, c_new = outs[0], outs[1]
     tanh_c = _tanh(c_new)  # [T, B, H], reused by the backward pass
     ys = tanh_c * acts[..., 3 * H:]  # h_t = tanh(c_t) * o_t
@@ -228,7 +238,7 @@ def _bwd(masked, hoist, res, cts):
 
     (dh0, dc0), grads, dxs = _reverse_scan_chunked(
         body, (dhT, dcT), (dys, acts, tanh_c, c_prev, mask), chunk_grads,
-        jnp.zeros((H + D + 1, 4 * H), R.dtype), chunk=BWD_CHUNK)
+        jnp.zeros((H + D + 1, 4 * H), R.dtype), chunk=BWD_CHUNK, unroll=LSTM_BWD_UNROLL)
     dR, dW, db = grads[:H], grads[H:H + D], grads[H + D]
     return dW, dR, db, dxs, None, dh0, dc0
 
@@ -327,7 +337,7 @@ def _gru_bwd(masked, hoist, res, cts):
 
     acc0 = (jnp.zeros((H, 3 * H), R.dtype), jnp.zeros((H,), R.dtype), jnp.zeros((D + 1, 3 * H), R.dtype))
     dh0, (dR, db_hn, dWb), dxs = _reverse_scan_chunked(body, dhT, (dys, acts, h_prev, mask), chunk_grads, acc0,
-                                                       chunk=BWD_CHUNK, unroll=GRU_UNROLL)
+                                                       chunk=BWD_CHUNK, unroll=GRU_BWD_UNROLL)
     dW, db = dWb[:D], dWb[D]
     return dW, dR, db, db_hn, dxs, None, dh0
 
