@@ -152,7 +152,8 @@ def _forward(masked, hoist, W, R, b, xs, mask, h0, c0):
     """xs [T, B, D], mask [T, B, 1] (True = valid), h0/c0 [B, H] -> outputs, saved activations.
 
     The scan emits only what the recurrence produces (gate activations and
-    cell states); h_t = tanh(c_t) * o_t is recomputed for all t at once after it.
+    cell states, c_{t-1} where nothing is padded); h_t = tanh(c_t) * o_t is
+    recomputed for all t at once after it.
     `hoist`: x_t W + b for all t as one product before the scan (faster on
     GPUs), else one [x_t, h] [W; R] product per step (faster on the CPU).
     """
@@ -170,19 +171,25 @@ def _forward(masked, hoist, W, R, b, xs, mask, h0, c0):
         h_new = _tanh(c_new) * o
         acts = jnp.concatenate([z, i, f, o], axis=-1)  # [B, 4H]
         if not masked:
-            return (h_new, c_new), (acts, c_new)
+            return (h_new, c_new), (acts, c)  # c: the cell state before step t, c_{t-1}
         h_out, c_out = jnp.where(m, h_new, h), jnp.where(m, c_new, c)  # padding keeps the carry
         return (h_out, c_out), (acts, c_new, h_out, c_out)
 
     (hT, cT), outs = lax.scan(body, (h0, c0), (inputs, mask), unroll=LSTM_UNROLL)
-    acts, c_new = outs[0], outs[1]
+    acts = outs[0]
+    if masked:
+        c_new, h_outs, c_outs = outs[1], outs[2], outs[3]
+        c_prev = jnp.concatenate([c0[None], c_outs[:-1]])  # [T, B, H]
+    else:  # c_t = c_{t+1 - 1}: XLA fuses this concatenate into the tanh below
+        c_prev = outs[1]
+        c_new = jnp.concatenate([c_prev[1:], cT[None]])
     tanh_c = _tanh(c_new)  # [T, B, H], reused by the backward pass
     ys = tanh_c * acts[..., 3 * H:]  # h_t = tanh(c_t) * o_t
     if masked:
-        ys, h_outs, c_outs = jnp.where(mask, ys, 0.0), outs[2], outs[3]
+        ys = jnp.where(mask, ys, 0.0)
     else:
-        h_outs, c_outs = ys, c_new
-    return (ys, hT, cT), (acts, tanh_c, h_outs, c_outs)
+        h_outs = ys
+    return (ys, hT, cT), (acts, tanh_c, h_outs, c_prev)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
@@ -200,11 +207,10 @@ def _fwd(masked, hoist, W, R, b, xs, mask, h0, c0):
 
 
 def _bwd(masked, hoist, res, cts):
-    W, R, xs, mask, h0, c0, acts, tanh_c, h_outs, c_outs = res
+    W, R, xs, mask, h0, c0, acts, tanh_c, h_outs, c_prev = res
     dys, dhT, dcT = cts
     T, B, H = dys.shape
     h_prev = jnp.concatenate([h0[None], h_outs[:-1]])  # [T, B, H]
-    c_prev = jnp.concatenate([c0[None], c_outs[:-1]])  # [T, B, H]
     D = xs.shape[-1]
     R_T = R.T  # [4H, H]
 
