@@ -82,6 +82,19 @@ GRU_BWD_UNROLL = 1
 # chunk of 256; GRU 120.9 / 125.2 against 121.3 / 128.0 (chunks of 16: LSTM 140.3 / 147.6, GRU 119.3 / 126.4).
 BWD_CHUNK = 32
 
+# Off the CPU the kernels keep the settings the README's GPU figures (one H200, 2026-12-04) were measured
+# with: the whole sequence as one chunk, LSTM unroll 1 / 1, GRU 4 / 4; the CPU values above are not
+# measured there.
+_ACCELERATOR = {"chunk": None, "lstm_unroll": (1, 1), "gru_unroll": (4, 4)}
+
+
+def _settings():
+    """Chunk and unrolls for the default backend, decided when the kernel is traced."""
+    if jax.default_backend() == "cpu":
+        return {"chunk": BWD_CHUNK, "lstm_unroll": (LSTM_UNROLL, LSTM_BWD_UNROLL),
+                "gru_unroll": (GRU_UNROLL, GRU_BWD_UNROLL)}
+    return _ACCELERATOR
+
 
 def _reverse_scan_chunked(body, carry, body_seq, chunk_fn, acc, *, chunk, unroll=1):
     """A reverse `lax.scan` of `body` whose per-step outputs are consumed chunk by chunk.
@@ -175,7 +188,7 @@ def _forward(masked, hoist, W, R, b, xs, mask, h0, c0):
         h_out, c_out = jnp.where(m, h_new, h), jnp.where(m, c_new, c)  # padding keeps the carry
         return (h_out, c_out), (acts, c_new, h_out, c_out)
 
-    (hT, cT), outs = lax.scan(body, (h0, c0), (inputs, mask), unroll=LSTM_UNROLL)
+    (hT, cT), outs = lax.scan(body, (h0, c0), (inputs, mask), unroll=_settings()["lstm_unroll"][0])
     acts = outs[0]
     if masked:
         c_new, h_outs, c_outs = outs[1], outs[2], outs[3]
@@ -244,7 +257,8 @@ def _bwd(masked, hoist, res, cts):
 
     (dh0, dc0), grads, dxs = _reverse_scan_chunked(
         body, (dhT, dcT), (dys, acts, tanh_c, c_prev, mask), chunk_grads,
-        jnp.zeros((H + D + 1, 4 * H), R.dtype), chunk=BWD_CHUNK, unroll=LSTM_BWD_UNROLL)
+        jnp.zeros((H + D + 1, 4 * H), R.dtype), chunk=_settings()["chunk"] or max(T, 1),
+        unroll=_settings()["lstm_unroll"][1])
     dR, dW, db = grads[:H], grads[H:H + D], grads[H + D]
     return dW, dR, db, dxs, None, dh0, dc0
 
@@ -289,7 +303,7 @@ def _gru_forward(masked, hoist, W, R, b, b_hn, xs, mask, h0):
         h_out = jnp.where(m, h_new, h)
         return h_out, (jnp.where(m, h_new, 0.0), acts, h_out)
 
-    hT, outs = lax.scan(body, h0, (inputs, mask), unroll=GRU_UNROLL)
+    hT, outs = lax.scan(body, h0, (inputs, mask), unroll=_settings()["gru_unroll"][0])
     ys, acts = outs[0], outs[1]
     h_outs = outs[2] if masked else ys
     return (ys, hT), (acts, h_outs)
@@ -343,7 +357,8 @@ def _gru_bwd(masked, hoist, res, cts):
 
     acc0 = (jnp.zeros((H, 3 * H), R.dtype), jnp.zeros((H,), R.dtype), jnp.zeros((D + 1, 3 * H), R.dtype))
     dh0, (dR, db_hn, dWb), dxs = _reverse_scan_chunked(body, dhT, (dys, acts, h_prev, mask), chunk_grads, acc0,
-                                                       chunk=BWD_CHUNK, unroll=GRU_BWD_UNROLL)
+                                                       chunk=_settings()["chunk"] or max(T, 1),
+                                                       unroll=_settings()["gru_unroll"][1])
     dW, db = dWb[:D], dWb[D]
     return dW, dR, db, db_hn, dxs, None, dh0
 

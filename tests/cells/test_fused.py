@@ -42,9 +42,12 @@ def test_supported():
 @pytest.mark.parametrize("use_lengths", [False, True])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("hoist", [False, True])  # the kernel's CPU and accelerator forms
-@pytest.mark.parametrize("chunk", [None, 4])  # None: the default (> T: one short chunk); 4: 4 + 2 steps
-def test_fused_equals_scan(name, use_lengths, reverse, hoist, chunk, monkeypatch):
-    if chunk is not None:
+@pytest.mark.parametrize("chunk", [None, 4, "gpu"])  # None: the default (> T: one short chunk); 4: 4 + 2
+def test_fused_equals_scan(name, use_lengths, reverse, hoist, chunk, monkeypatch):  # steps; gpu: those settings
+    if chunk == "gpu":  # the accelerator settings (one chunk, other unrolls, jnp.tanh), run on the CPU
+        monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+        assert fused._settings() is fused._ACCELERATOR
+    elif chunk is not None:
         monkeypatch.setattr(fused, "BWD_CHUNK", chunk)
     cell = CELLS[name]
     fast = recurrence.RNN(cell, reverse=reverse, fused=True, hoist=hoist)
