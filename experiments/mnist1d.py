@@ -343,7 +343,8 @@ def load_data(config) -> dict:
     d = config.data
     validate.positive("data.num_samples", d.num_samples, integer=True)
     validate.non_negative("data.num_validation", d.num_validation, integer=True)
-    data = packaged.mnist1d(shuffle_positions=bool(d.shuffle), num_samples=d.num_samples)
+    permutation = validate.choice("data.permutation", d.get("permutation", "package"), packaged.MNIST1D_PERMUTATIONS)
+    data = packaged.mnist1d(shuffle_positions=bool(d.shuffle), permutation=permutation, num_samples=d.num_samples)
     train, test = data["train"], data["test"]
     if d.num_validation:
         n = len(train["y"]) - d.num_validation

@@ -33,16 +33,28 @@ def default_cache_dir() -> Path:
 # --------------------------------------------------------------------------- MNIST-1D
 
 
-def mnist1d(*, shuffle_positions: bool = False, **overrides) -> dict[str, dict[str, np.ndarray]]:
+MNIST1D_PERMUTATIONS = ("package", "notebook")
+
+
+def mnist1d(*, shuffle_positions: bool = False, permutation: str = "package",
+            **overrides) -> dict[str, dict[str, np.ndarray]]:
     """MNIST-1D: {'train': {'x': [4000, 40, 1], 'y': [4000]}, 'test': {'x': [1000, 40, 1], 'y': [1000]}}.
 
     Calls `mnist1d.data.make_dataset(get_dataset_args())` (the published set:
     5000 samples, seed 42, length 40, 10 classes; `get_dataset()` would try
     to download). `shuffle_positions=True` is the paper's variant with the 40
-    positions permuted (one fixed permutation). `overrides` change fields of
-    the package's args (e.g. num_samples=500). x is float32, y int32. The
-    package seeds numpy's and Python's global RNGs; their state is restored.
+    positions permuted (one fixed permutation), either the package's own
+    (`permutation="package"`: `args.shuffle_seq`, drawn from the generator's
+    random stream after the data) or the one of the paper's benchmark
+    notebook (`"notebook"`, notebooks/mnist1d-classification.ipynb in
+    greydanus/mnist1d: `np.random.seed(42); np.random.permutation(40)`
+    applied to the unshuffled set; the published shuffled figures come from
+    it). `overrides` change fields of the package's args (e.g.
+    num_samples=500). x is float32, y int32. The package seeds numpy's and
+    Python's global RNGs; their state is restored.
     """
+    if permutation not in MNIST1D_PERMUTATIONS:
+        raise ValueError(f"mnist1d: unknown permutation {permutation!r}; expected one of {list(MNIST1D_PERMUTATIONS)}")
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args(as_dict=False)
@@ -51,13 +63,16 @@ def mnist1d(*, shuffle_positions: bool = False, **overrides) -> dict[str, dict[s
         raise ValueError(f"mnist1d: unknown dataset args {sorted(unknown)}; expected some of {sorted(vars(args))}")
     for name, value in overrides.items():
         setattr(args, name, value)
-    args.shuffle_seq = bool(shuffle_positions)
+    args.shuffle_seq = bool(shuffle_positions) and permutation == "package"
     np_state, py_state = np.random.get_state(), random.getstate()
     try:
         data = make_dataset(args)
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
+    if shuffle_positions and permutation == "notebook":
+        order = np.random.RandomState(42).permutation(np.shape(data["x"])[1])  # = np.random.seed(42); permutation
+        data = dict(data, x=np.asarray(data["x"])[:, order], x_test=np.asarray(data["x_test"])[:, order])
 
     def split(x, y):
         return {"x": np.asarray(x, np.float32)[..., None], "y": np.asarray(y, np.int32)}  # x: [N, 40, 1]

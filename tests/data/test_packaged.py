@@ -32,6 +32,23 @@ def test_mnist1d_shuffled_is_a_fixed_permutation_of_positions():
     np.testing.assert_allclose(b, a[:, match], atol=1e-5)
 
 
+def test_mnist1d_notebook_permutation_is_the_papers_seed_42_permutation():
+    """The paper's benchmark notebook: np.random.seed(42); order = np.random.permutation(40); x[:, order]."""
+    plain = packaged.mnist1d(num_samples=300)
+    nb = packaged.mnist1d(num_samples=300, shuffle_positions=True, permutation="notebook")
+    pkg = packaged.mnist1d(num_samples=300, shuffle_positions=True)
+    order = np.array([int(np.argmin(np.abs(plain["train"]["x"][:, :, 0] - nb["train"]["x"][:, [j], 0]).sum(0)))
+                      for j in range(40)])
+    np.random.seed(42)
+    np.testing.assert_array_equal(order, np.random.permutation(40))
+    for split in ("train", "test"):
+        np.testing.assert_array_equal(nb[split]["x"], plain[split]["x"][:, order])
+        np.testing.assert_array_equal(nb[split]["y"], plain[split]["y"])
+    assert not np.allclose(nb["train"]["x"], pkg["train"]["x"])  # not the package's own permutation
+    with pytest.raises(ValueError, match="unknown permutation 'random'"):
+        packaged.mnist1d(shuffle_positions=True, permutation="random")
+
+
 def test_mnist1d_restores_global_rng_and_overrides():
     np.random.seed(123)
     random.seed(123)

@@ -141,3 +141,12 @@ def test_unknown_batch_order_rejected_before_training(tmp_path):
     with pytest.raises(ConfigError, match="data.batch_order"):
         mnist1d.run_experiment(config, tmp_path)
     assert not any((tmp_path / name).exists() for name in ("cnn", "mlp", "gru", "logistic"))
+
+
+def test_shuffled_uses_the_notebook_permutation_and_rejects_unknown_ones():
+    config = mnist1d_config.get_config("shuffled")
+    assert config.data.shuffle and config.data.permutation == "notebook"
+    config.data.num_samples = 200
+    config.data.permutation = "random"
+    with pytest.raises(ConfigError, match="data.permutation"):
+        mnist1d.load_data(config)
