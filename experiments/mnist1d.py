@@ -45,7 +45,9 @@ The paper's baselines are PyTorch modules with PyTorch's default init:
 `init="torch"` draws weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in))
 as nn.Linear / nn.Conv1d do, and every GRU/LSTM weight and bias from
 U(-1/sqrt(H), 1/sqrt(H)) as nn.GRU does (the GRU has PyTorch's reset-after
-convention); `init="default"` keeps seqmodels' initialisers (lecun-normal
+convention), with nn.GRU's / nn.LSTM's second bias vector b_hh kept as
+parameters of its own (it adds to b, so Adam moves those gate biases as a
+sum of two; the GRU then has the notebook's 5134 parameters); `init="default"` keeps seqmodels' initialisers (lecun-normal
 input weights, orthogonal recurrent weights, zero biases).
 
 Protocol (the paper's): Adam lr 1e-2, batch 100, 6000 steps, the test set
@@ -203,6 +205,30 @@ def cnn(cfg, seq_len: int) -> Model:
     return init, apply
 
 
+def _torch_hidden_biases(tree, make):
+    """nn.GRU / nn.LSTM keep two bias vectors, b_ih and b_hh, that add up: the second's copies of our `b`.
+
+    Walks a recurrent stack's params and returns, for every cell (a dict with "b"), {"b_hh": make(shape)}:
+    GRU [2H] (b_hr, b_hz; b_hn is the cell's own), LSTM [4H]. Same nesting as `tree`.
+    """
+    if isinstance(tree, dict):
+        if "b" in tree:
+            G = tree["b"].shape[-1]
+            return {"b_hh": make((2 * G // 3,) if "b_hn" in tree else (G,), tree["b"].dtype)}
+        return {k: _torch_hidden_biases(v, make) for k, v in tree.items()}
+    return [_torch_hidden_biases(v, make) for v in tree]
+
+
+def _add_hidden_biases(tree, extra):
+    """`tree` with each cell's b + [b_hh, 0...] (the redundant PyTorch biases folded into ours)."""
+    if isinstance(tree, dict):
+        if "b" in tree:
+            b_hh = extra["b_hh"]
+            return dict(tree, b=tree["b"] + jnp.pad(b_hh, (0, tree["b"].shape[-1] - b_hh.shape[-1])))
+        return {k: _add_hidden_biases(v, extra[k]) for k, v in tree.items()}
+    return [_add_hidden_biases(v, e) for v, e in zip(tree, extra)]
+
+
 def _recurrent(cell_cls, name: str):
     def build(cfg, seq_len: int) -> Model:
         validate.positive(f"model.{name}.hidden_size", cfg.hidden_size, integer=True)
@@ -221,15 +247,24 @@ def _recurrent(cell_cls, name: str):
         def init(key):
             k_rnn, k_head = jax.random.split(key)
             rnn = stack.init(k_rnn)
-            if cfg.init == "torch":  # nn.GRU / nn.LSTM: every weight and bias U(-1/sqrt(H), 1/sqrt(H))
-                leaves, treedef = jax.tree_util.tree_flatten(rnn)
+            params = {"head": _dense_init(k_head, head_in, NUM_CLASSES, cfg.init)}
+            if cfg.init == "torch":  # nn.GRU / nn.LSTM: every weight and bias U(-1/sqrt(H), 1/sqrt(H)), and
+                # PyTorch's second bias vector (b_hh) as its own parameters: trained by Adam on their own, so
+                # the r/z (GRU) or all four (LSTM) gate biases move as the two vectors' sum, as in nn.GRU
                 u = initializers.uniform(cfg.hidden_size ** -0.5)
+                leaves, treedef = jax.tree_util.tree_flatten(rnn)
                 keys = jax.random.split(jax.random.fold_in(k_rnn, 1), len(leaves))
                 rnn = jax.tree_util.tree_unflatten(treedef, [u(k, x.shape, x.dtype) for k, x in zip(keys, leaves)])
-            return {"rnn": rnn, "head": _dense_init(k_head, head_in, NUM_CLASSES, cfg.init)}
+                bias_keys = iter(jax.random.split(jax.random.fold_in(k_rnn, 2), 4 * cfg.num_layers))
+                params["rnn_b_hh"] = _torch_hidden_biases(rnn, lambda shape, dtype: u(next(bias_keys), shape, dtype))
+            params["rnn"] = rnn
+            return params
 
         def apply(params, xs, key):
-            _, hs = stack.apply_batch(params["rnn"], xs)  # [B, T, H or 2H]
+            rnn = params["rnn"]
+            if "rnn_b_hh" in params:
+                rnn = _add_hidden_biases(rnn, params["rnn_b_hh"])
+            _, hs = stack.apply_batch(rnn, xs)  # [B, T, H or 2H]
             if cfg.readout == "flatten":
                 h = hs.reshape(hs.shape[0], -1)
             elif cfg.readout == "last":  # forward direction's last step (backward: its first output)

@@ -86,6 +86,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model.mlp = _section(hidden_size=100, num_layers=2, residual=True, init="torch")  # h + relu(W h + b)
     config.model.cnn = _section(channels=25, kernel_sizes=(5, 3, 3), stride=2, padding="valid", pad=1,  # 40 -> 19
                                 activation="relu", readout="flatten", init="torch", drop_rate=0.0)  # -> 10 -> 5
+    # init="torch" for the GRU/LSTM also keeps nn.GRU / nn.LSTM's second bias vector (b_hh) as parameters
     config.model.gru = _section(hidden_size=6, num_layers=1, bidirectional=True, readout="flatten", init="torch")
     config.model.lstm = _section(hidden_size=6, num_layers=1, bidirectional=True, readout="flatten", init="torch")
     config.model.tcn = _section(channels=25, num_levels=4, kernel_size=3, drop_rate=0.0,

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -79,6 +80,30 @@ def test_published_cnn_shapes():
     assert params["head"]["w"].shape == (125, 10)
     gru = mnist1d.MODELS["gru"](mnist1d.model_config(mnist1d_config.get_config(), "gru").model, 40)[0]
     assert jax.eval_shape(gru, jax.random.key(0))["head"]["w"].shape == (40 * 12, 10)  # bidirectional 6, flattened
+
+
+def test_torch_init_has_pytorchs_parameters_and_folds_the_second_bias():
+    """Parameter counts printed by the paper's notebook for its PyTorch models (nn.GRU keeps b_ih and b_hh):
+    ConvBase 5210, GRUBase 5134, MLPBase 15210, LinearBase 410."""
+    config = mnist1d_config.get_config("shuffled")
+    count = lambda p: sum(x.size for x in jax.tree.leaves(p))
+    for name, published in (("cnn", 5210), ("gru", 5134), ("mlp", 15210), ("logistic", 410)):
+        init = mnist1d.MODELS[name](mnist1d.model_config(config, name).model, 40)[0]
+        assert count(jax.eval_shape(init, jax.random.key(0))) == published, name
+    init, apply = mnist1d.MODELS["gru"](mnist1d.model_config(config, "gru").model, 40)
+    params = init(jax.random.key(0))
+    b_hh = params["rnn_b_hh"]["layers"][0]["forward"]["b_hh"]
+    assert b_hh.shape == (12,) and float(jnp.abs(b_hh).max()) <= 6 ** -0.5 and float(jnp.abs(b_hh).min()) > 0
+    # the extra biases act as additions to b (r and z gates only): folding them in by hand gives the same logits
+    folded = jax.tree.map(lambda x: x, params["rnn"])
+    for d in ("forward", "backward"):
+        cell = folded["layers"][0][d]
+        cell["b"] = cell["b"].at[:12].add(params["rnn_b_hh"]["layers"][0][d]["b_hh"])
+    xs = jax.random.normal(jax.random.key(1), (3, 40, 1))
+    want = apply({"rnn": folded, "head": params["head"]}, xs, None)
+    np.testing.assert_allclose(apply(params, xs, None), want, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(apply(dict(params, rnn_b_hh=jax.tree.map(jnp.zeros_like, params["rnn_b_hh"])), xs, None),
+                           want, atol=1e-4)
 
 
 def test_variants_and_overrides():
