@@ -10,8 +10,10 @@
 results/mnist1d/README.md). MNIST-1D is generated locally by the `mnist1d` package
 (`seqmodels.data.packaged.mnist1d`): 4000 train / 1000 test sequences of
 length 40, one channel, 10 classes. `data.shuffle=True` is the paper's
-variant with the 40 positions permuted (one fixed permutation), which
-destroys the spatial prior that CNNs and RNNs rely on.
+variant with the 40 positions permuted (one fixed permutation:
+`data.permutation="notebook"`, the paper's benchmark notebook's, or
+`"package"`, mnist1d's own), which destroys the spatial prior that CNNs
+and RNNs rely on.
 
 The models (`config.model.names`, comma-separated; each has its section
 `config.model.<name>`), all reading x: [T=40, 1]:
