@@ -100,8 +100,8 @@ def _reverse_scan_chunked(body, carry, body_seq, chunk_fn, acc, *, chunk, unroll
     """A reverse `lax.scan` of `body` whose per-step outputs are consumed chunk by chunk.
 
     body(carry, body_inputs_t) -> (carry, emitted_t); body_seq: tuple of time-major [T, ...] arrays.
-    chunk_fn(t0, t1, emitted [t1 - t0, ...]) -> (increment to `acc`, per-step outputs [t1 - t0, ...]),
-    for the time steps [t0, t1). Returns (carry, acc, per-step outputs [T, ...]). The first T % chunk steps,
+    chunk_fn(t0, n, emitted [n, ...]) -> (increment to `acc`, per-step outputs [n, ...]) for the time
+    steps [t0, t0 + n) (t0 may be traced, n is static). Returns (carry, acc, per-step outputs [T, ...]). The first T % chunk steps,
     the last ones the reverse scan reaches, form one shorter chunk.
     """
     T = body_seq[0].shape[0]
@@ -193,7 +193,7 @@ def _forward(masked, hoist, W, R, b, xs, mask, h0, c0):
     if masked:
         c_new, h_outs, c_outs = outs[1], outs[2], outs[3]
         c_prev = jnp.concatenate([c0[None], c_outs[:-1]])  # [T, B, H]
-    else:  # c_t = c_{t+1 - 1}: XLA fuses this concatenate into the tanh below
+    else:  # c_t is step t+1's c_{t-1}, and c_T the final carry (XLA fuses this concatenate into the tanh)
         c_prev = outs[1]
         c_new = jnp.concatenate([c_prev[1:], cT[None]])
     tanh_c = _tanh(c_new)  # [T, B, H], reused by the backward pass
