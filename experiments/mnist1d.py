@@ -74,7 +74,7 @@ from ml_collections import config_flags
 
 from experiments import launcher  # defines --workdir and --distributed
 from seqmodels import recurrence
-from seqmodels.cells import GRU, LSTM
+from seqmodels.cells import GRU, LSTM, torch_params
 from seqmodels.conv import TCN, Conv1D
 from seqmodels.data import batching, packaged
 from seqmodels.models import mixer as mixer_lib
@@ -207,30 +207,6 @@ def cnn(cfg, seq_len: int) -> Model:
     return init, apply
 
 
-def _torch_hidden_biases(tree, make):
-    """nn.GRU / nn.LSTM keep two bias vectors, b_ih and b_hh, that add up: the second's copies of our `b`.
-
-    Walks a recurrent stack's params and returns, for every cell (a dict with "b"), {"b_hh": make(shape)}:
-    GRU [2H] (b_hr, b_hz; b_hn is the cell's own), LSTM [4H]. Same nesting as `tree`.
-    """
-    if isinstance(tree, dict):
-        if "b" in tree:
-            G = tree["b"].shape[-1]
-            return {"b_hh": make((2 * G // 3,) if "b_hn" in tree else (G,), tree["b"].dtype)}
-        return {k: _torch_hidden_biases(v, make) for k, v in tree.items()}
-    return [_torch_hidden_biases(v, make) for v in tree]
-
-
-def _add_hidden_biases(tree, extra):
-    """`tree` with each cell's b + [b_hh, 0...] (the redundant PyTorch biases folded into ours)."""
-    if isinstance(tree, dict):
-        if "b" in tree:
-            b_hh = extra["b_hh"]
-            return dict(tree, b=tree["b"] + jnp.pad(b_hh, (0, tree["b"].shape[-1] - b_hh.shape[-1])))
-        return {k: _add_hidden_biases(v, extra[k]) for k, v in tree.items()}
-    return [_add_hidden_biases(v, e) for v, e in zip(tree, extra)]
-
-
 def _recurrent(cell_cls, name: str):
     def build(cfg, seq_len: int) -> Model:
         validate.positive(f"model.{name}.hidden_size", cfg.hidden_size, integer=True)
@@ -253,19 +229,15 @@ def _recurrent(cell_cls, name: str):
             if cfg.init == "torch":  # nn.GRU / nn.LSTM: every weight and bias U(-1/sqrt(H), 1/sqrt(H)), and
                 # PyTorch's second bias vector (b_hh) as its own parameters: trained by Adam on their own, so
                 # the r/z (GRU) or all four (LSTM) gate biases move as the two vectors' sum, as in nn.GRU
-                u = initializers.uniform(cfg.hidden_size ** -0.5)
-                leaves, treedef = jax.tree_util.tree_flatten(rnn)
-                keys = jax.random.split(jax.random.fold_in(k_rnn, 1), len(leaves))
-                rnn = jax.tree_util.tree_unflatten(treedef, [u(k, x.shape, x.dtype) for k, x in zip(keys, leaves)])
-                bias_keys = iter(jax.random.split(jax.random.fold_in(k_rnn, 2), 4 * cfg.num_layers))
-                params["rnn_b_hh"] = _torch_hidden_biases(rnn, lambda shape, dtype: u(next(bias_keys), shape, dtype))
+                rnn = torch_params.uniform_init(rnn, cfg.hidden_size, jax.random.fold_in(k_rnn, 1))
+                params["rnn_b_hh"] = torch_params.hidden_biases(rnn, cfg.hidden_size, jax.random.fold_in(k_rnn, 2))
             params["rnn"] = rnn
             return params
 
         def apply(params, xs, key):
             rnn = params["rnn"]
             if "rnn_b_hh" in params:
-                rnn = _add_hidden_biases(rnn, params["rnn_b_hh"])
+                rnn = torch_params.add_hidden_biases(rnn, params["rnn_b_hh"])
             _, hs = stack.apply_batch(rnn, xs)  # [B, T, H or 2H]
             if cfg.readout == "flatten":
                 h = hs.reshape(hs.shape[0], -1)

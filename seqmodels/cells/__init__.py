@@ -6,5 +6,6 @@ from seqmodels.cells.lstm import LSTM
 from seqmodels.cells.mgu import MGU
 from seqmodels.cells.min_rnn import MinGRU, MinLSTM
 from seqmodels.cells.rnn import Elman, Jordan
+from seqmodels.cells import torch_params
 
-__all__ = ["Cell", "Elman", "GRU", "Jordan", "LSTM", "MGU", "MinGRU", "MinLSTM"]
+__all__ = ["Cell", "Elman", "GRU", "Jordan", "LSTM", "MGU", "MinGRU", "MinLSTM", "torch_params"]
