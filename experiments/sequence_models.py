@@ -20,7 +20,10 @@ all of them for copy memory). The pieces are the library's:
 
 `model` config fields: name, plus per-model sections `tcn` (levels,
 channels, kernel_size, drop_rate, conv_init: "pytorch" is the init the
-paper's code really runs, see seqmodels/conv/tcn.py), `lstm` / `gru` / `rnn` (hidden_size) and
+paper's code really runs, see seqmodels/conv/tcn.py), `lstm` / `gru` / `rnn` (hidden_size; init:
+"default" = seqmodels' cells (orthogonal recurrent weights, LSTM forget bias 1), "torch" = the
+paper's PyTorch modules: `seqmodels.cells.torch_params` (every weight and both bias vectors U(+-1/sqrt(H)),
+nn.Linear's read-out init)) and
 `transformer` (d_model, num_heads, d_ff, num_layers, drop_rate).
 `summarize_runs` gathers the per-model results.json files of one task into
 one table (results/<task>/results.json).
@@ -36,7 +39,7 @@ import jax
 
 from seqmodels import recurrence
 from seqmodels.attention import positional
-from seqmodels.cells import GRU, LSTM, Elman
+from seqmodels.cells import GRU, LSTM, Elman, torch_params
 from seqmodels.conv import TCN
 from seqmodels.data import batching
 from seqmodels.conv.tcn import CONV_INITS
@@ -89,15 +92,25 @@ _CELLS = {"lstm": LSTM, "gru": GRU, "rnn": Elman}
 
 def _recurrent(name, cfg, input_size, output_size):
     validate.positive(f"model.{name}.hidden_size", cfg.hidden_size, integer=True)
+    init_kind = validate.choice(f"model.{name}.init", cfg.get("init", "default"), ("default", "torch"))
     rnn = recurrence.RNN(_CELLS[name](input_size, cfg.hidden_size))
 
     def init(key):
         k_rnn, k_out = jax.random.split(key)
-        return {"rnn": rnn.init(k_rnn), "readout": dense.init(k_out, cfg.hidden_size, output_size)}
+        if init_kind == "default":
+            return {"rnn": rnn.init(k_rnn), "readout": dense.init(k_out, cfg.hidden_size, output_size)}
+        u = initializers.uniform(cfg.hidden_size ** -0.5)  # nn.Linear(H, O): U(+-1/sqrt(fan_in)), fan_in = H
+        params = torch_params.uniform_init(rnn.init(k_rnn), cfg.hidden_size, jax.random.fold_in(k_rnn, 1))
+        return {"rnn": params, "rnn_b_hh": torch_params.hidden_biases(params, cfg.hidden_size,
+                                                                      jax.random.fold_in(k_rnn, 2)),
+                "readout": dense.init(k_out, cfg.hidden_size, output_size, w_init=u, b_init=u)}
 
     def apply(params, xs, *, key=None, train=False):
         del key, train
-        _, hs = rnn.apply_batch(params["rnn"], xs)  # [B, T, H]
+        rnn_params = params["rnn"]
+        if "rnn_b_hh" in params:
+            rnn_params = torch_params.add_hidden_biases(rnn_params, params["rnn_b_hh"])
+        _, hs = rnn.apply_batch(rnn_params, xs)  # [B, T, H]
         return dense.apply(params["readout"], hs)
 
     return init, apply

@@ -131,9 +131,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model = ml_collections.ConfigDict()
     config.model.name = name  # tcn | lstm | gru | rnn | transformer
     config.model.tcn = dict(levels=8, channels=24, kernel_size=8, drop_rate=0.0, conv_init="pytorch")  # 70K params
-    config.model.lstm = dict(hidden_size=130)  # 69K
-    config.model.gru = dict(hidden_size=150)  # 69K
-    config.model.rnn = dict(hidden_size=260)  # 69K (Elman, tanh)
+    # recurrent init: "default" (seqmodels' cells) | "torch" (the paper's PyTorch modules; experiments/sequence_models.py)
+    config.model.lstm = dict(hidden_size=130, init="default")  # 69K
+    config.model.gru = dict(hidden_size=150, init="default")  # 69K
+    config.model.rnn = dict(hidden_size=260, init="default")  # 69K (Elman, tanh)
     config.model.transformer = dict(d_model=64, num_heads=4, d_ff=128, num_layers=2, drop_rate=0.0)  # 67K
 
     config.optimizer = ml_collections.ConfigDict()
@@ -154,9 +155,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         config.data.num_train = 256
         config.data.num_test = 64
         config.model.tcn = dict(levels=3, channels=8, kernel_size=3, drop_rate=0.0, conv_init="pytorch")
-        config.model.lstm = dict(hidden_size=16)
-        config.model.gru = dict(hidden_size=16)
-        config.model.rnn = dict(hidden_size=16)
+        config.model.lstm = dict(hidden_size=16, init="default")
+        config.model.gru = dict(hidden_size=16, init="default")
+        config.model.rnn = dict(hidden_size=16, init="default")
         config.model.transformer = dict(d_model=16, num_heads=2, d_ff=32, num_layers=1, drop_rate=0.0)
     if select:
         select_on_validation(config, num_valid=config.data.num_test, metric="mse",

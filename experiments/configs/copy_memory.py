@@ -94,9 +94,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model = ml_collections.ConfigDict()
     config.model.name = name  # tcn | lstm | gru | rnn | transformer
     config.model.tcn = dict(levels=8, channels=10, kernel_size=8, drop_rate=0.05, conv_init="pytorch")  # 12.5K params
-    config.model.lstm = dict(hidden_size=60)  # 15.5K
-    config.model.gru = dict(hidden_size=70)  # 15.9K
-    config.model.rnn = dict(hidden_size=120)  # 15.9K (Elman, tanh)
+    # recurrent init: "default" (seqmodels' cells) | "torch" (the paper's PyTorch modules; experiments/sequence_models.py)
+    config.model.lstm = dict(hidden_size=60, init="default")  # 15.5K
+    config.model.gru = dict(hidden_size=70, init="default")  # 15.9K
+    config.model.rnn = dict(hidden_size=120, init="default")  # 15.9K (Elman, tanh)
     config.model.transformer = dict(d_model=32, num_heads=4, d_ff=64, num_layers=2, drop_rate=0.0)  # 17.5K
 
     config.optimizer = ml_collections.ConfigDict()
@@ -115,9 +116,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         config.data.num_test = 64
         config.optimizer.learning_rate = 5e-3
         config.model.tcn = dict(levels=3, channels=8, kernel_size=3, drop_rate=0.05, conv_init="pytorch")
-        config.model.lstm = dict(hidden_size=16)
-        config.model.gru = dict(hidden_size=16)
-        config.model.rnn = dict(hidden_size=16)
+        config.model.lstm = dict(hidden_size=16, init="default")
+        config.model.gru = dict(hidden_size=16, init="default")
+        config.model.rnn = dict(hidden_size=16, init="default")
         config.model.transformer = dict(d_model=16, num_heads=2, d_ff=32, num_layers=1, drop_rate=0.0)
     if select:
         select_on_validation(config, num_valid=config.data.num_test, metric="cross_entropy",

@@ -37,6 +37,24 @@ def test_full_configs_have_the_papers_sizes():
     assert adding_config.get_config("lstm").optimizer.clip_norm == 5.0
 
 
+def test_recurrent_torch_init_has_pytorchs_parameters():
+    """nn.LSTM(2, 130) + nn.Linear(130, 1): 4 * 130 * (2 + 130 + 2) + 131 parameters (b_ih and b_hh)."""
+    config = adding_config.get_config("lstm")
+    default = sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
+    config.model.lstm.init = "torch"
+    torch_like = sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
+    count = lambda m: sequence_models.num_params(jax.eval_shape(m.init, jax.random.key(0)))
+    assert count(torch_like) == 4 * 130 * (2 + 130 + 2) + 131
+    assert count(default) == 4 * 130 * (2 + 130 + 1) + 131
+    params = torch_like.init(jax.random.key(0))
+    assert abs(float(params["rnn"]["b"][260:390].mean())) < 0.02  # forget gate: no bias of 1, unlike "default"
+    xs = jax.random.normal(jax.random.key(1), (2, 9, 2))
+    assert torch_like.apply(params, xs).shape == (2, 9, 1)
+    config.model.lstm.init = "xavier"
+    with pytest.raises(ConfigError, match="model.lstm.init"):
+        sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
+
+
 def test_tcn_init_is_the_papers_code():
     """Weight-normed convs from PyTorch's U(+-1/sqrt(fan_in)) (the code's N(0, 0.01) never takes effect
     under weight_norm), read-out N(0, 0.01)."""
