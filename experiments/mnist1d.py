@@ -229,8 +229,7 @@ def _recurrent(cell_cls, name: str):
             if cfg.init == "torch":  # nn.GRU / nn.LSTM: every weight and bias U(-1/sqrt(H), 1/sqrt(H)), and
                 # PyTorch's second bias vector (b_hh) as its own parameters: trained by Adam on their own, so
                 # the r/z (GRU) or all four (LSTM) gate biases move as the two vectors' sum, as in nn.GRU
-                rnn = torch_params.uniform_init(rnn, cfg.hidden_size, jax.random.fold_in(k_rnn, 1))
-                params["rnn_b_hh"] = torch_params.hidden_biases(rnn, cfg.hidden_size, jax.random.fold_in(k_rnn, 2))
+                rnn, params["rnn_b_hh"] = torch_params.init(rnn, cfg.hidden_size, k_rnn)
             params["rnn"] = rnn
             return params
 

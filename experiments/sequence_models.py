@@ -100,9 +100,8 @@ def _recurrent(name, cfg, input_size, output_size):
         if init_kind == "default":
             return {"rnn": rnn.init(k_rnn), "readout": dense.init(k_out, cfg.hidden_size, output_size)}
         u = initializers.uniform(cfg.hidden_size ** -0.5)  # nn.Linear(H, O): U(+-1/sqrt(fan_in)), fan_in = H
-        params = torch_params.uniform_init(rnn.init(k_rnn), cfg.hidden_size, jax.random.fold_in(k_rnn, 1))
-        return {"rnn": params, "rnn_b_hh": torch_params.hidden_biases(params, cfg.hidden_size,
-                                                                      jax.random.fold_in(k_rnn, 2)),
+        params, extra = torch_params.init(rnn.init(k_rnn), cfg.hidden_size, k_rnn)
+        return {"rnn": params, "rnn_b_hh": extra,
                 "readout": dense.init(k_out, cfg.hidden_size, output_size, w_init=u, b_init=u)}
 
     def apply(params, xs, *, key=None, train=False):

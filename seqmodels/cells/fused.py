@@ -83,15 +83,15 @@ GRU_BWD_UNROLL = 1
 BWD_CHUNK = 32
 
 # Off the CPU the kernels keep the settings the README's GPU figures (one H200, 2026-12-04) were measured
-# with: the whole sequence as one chunk, LSTM unroll 1 / 1, GRU 4 / 4; the CPU values above are not
-# measured there.
-_ACCELERATOR = {"chunk": None, "lstm_unroll": (1, 1), "gru_unroll": (4, 4)}
+# with: jnp.tanh, the whole sequence as one chunk, LSTM unroll 1 / 1, GRU 4 / 4; the CPU values above are
+# not measured there.
+_ACCELERATOR = {"tanh": jnp.tanh, "chunk": None, "lstm_unroll": (1, 1), "gru_unroll": (4, 4)}
 
 
 def _settings():
-    """Chunk and unrolls for the default backend, decided when the kernel is traced."""
+    """tanh, chunk and unrolls for the default backend, decided when the kernel is traced."""
     if jax.default_backend() == "cpu":
-        return {"chunk": BWD_CHUNK, "lstm_unroll": (LSTM_UNROLL, LSTM_BWD_UNROLL),
+        return {"tanh": rational_tanh, "chunk": BWD_CHUNK, "lstm_unroll": (LSTM_UNROLL, LSTM_BWD_UNROLL),
                 "gru_unroll": (GRU_UNROLL, GRU_BWD_UNROLL)}
     return _ACCELERATOR
 
@@ -131,9 +131,8 @@ def _reverse_scan_chunked(body, carry, body_seq, chunk_fn, acc, *, chunk, unroll
 
 
 def _tanh(x):
-    """`rational_tanh` where the default backend is the CPU (module docstring), `jnp.tanh` elsewhere:
-    the GPU figures in the README were measured with `jnp.tanh`. Decided when the kernel is traced."""
-    return rational_tanh(x) if jax.default_backend() == "cpu" else jnp.tanh(x)
+    """`rational_tanh` on the CPU (module docstring), `jnp.tanh` elsewhere (`_settings`)."""
+    return _settings()["tanh"](x)
 
 
 def lstm_supported(cell) -> bool:

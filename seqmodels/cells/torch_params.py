@@ -14,8 +14,7 @@ parameters: GRU [2H] for b_hr, b_hz; LSTM [4H]; Elman [H]) and `add_hidden_biase
 before the cells run, so every kernel (the fused ones included) sees ordinary parameters and gradients
 reach both vectors.
 
-    params = torch_params.uniform_init(layer.init(k1), hidden_size, k2)
-    extra = torch_params.hidden_biases(params, hidden_size, k3)
+    params, extra = torch_params.init(layer.init(k1), hidden_size, k2)
     ys = layer.apply_batch(torch_params.add_hidden_biases(params, extra), xs)[1]
 """
 
@@ -64,6 +63,12 @@ def hidden_biases(params, hidden_size: int, key):
         return [rebuild(v, path + (i,)) for i, v in enumerate(tree)]
 
     return rebuild(params)
+
+
+def init(params, hidden_size: int, key):
+    """(`uniform_init` of `params`, their `hidden_biases`), from keys fold_in(key, 1) and fold_in(key, 2)."""
+    params = uniform_init(params, hidden_size, jax.random.fold_in(key, 1))
+    return params, hidden_biases(params, hidden_size, jax.random.fold_in(key, 2))
 
 
 def add_hidden_biases(params, extra):

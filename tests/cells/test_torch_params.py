@@ -25,8 +25,11 @@ def test_parameter_count_is_pytorchs_and_init_is_uniform(cell, gates):
 
 def test_folded_biases_give_the_same_outputs_and_gradients_reach_both_vectors():
     layer = recurrence.RNN(GRU(D, H))
-    params = torch_params.uniform_init(layer.init(jax.random.key(0)), H, jax.random.key(1))
-    extra = torch_params.hidden_biases(params, H, jax.random.key(2))
+    params, extra = torch_params.init(layer.init(jax.random.key(0)), H, jax.random.key(1))
+    k = jax.random.key(1)  # init = uniform_init with fold_in(key, 1), hidden_biases with fold_in(key, 2)
+    np.testing.assert_array_equal(params["R"], torch_params.uniform_init(layer.init(jax.random.key(0)), H,
+                                                                         jax.random.fold_in(k, 1))["R"])
+    np.testing.assert_array_equal(extra["b_hh"], torch_params.hidden_biases(params, H, jax.random.fold_in(k, 2))["b_hh"])
     assert extra["b_hh"].shape == (2 * H,)  # b_hr, b_hz; nn.GRU's b_hn is the cell's own b_hn
     xs = jax.random.normal(jax.random.key(3), (2, 7, D))
     by_hand = dict(params, b=params["b"].at[:2 * H].add(extra["b_hh"]))
