@@ -24,8 +24,8 @@ Variants:
 
 Seen (test accuracy of the last step, seed 0, the paper's fixed batch order,
 PyTorch's parameterisation with nn.GRU's two bias vectors, the notebook's
-permutation for `shuffled`; 2026-12-04 afternoon, quiet 2-vCPU Xeon, 2.7 min
-wall each; train seconds in results/mnist1d/<variant>/results.json):
+permutation for `shuffled`; 2026-12-04 afternoon, quiet 2-vCPU Xeon, 2.8 / 2.7 min
+wall; train seconds in results/mnist1d/<variant>/results.json):
 
     model        plain (published)   shuffled (published)
     logistic     31.3%  (32%)        31.4%  (32%)
