@@ -32,7 +32,7 @@ The input gradient dx_t = da_t W^T is one product per chunk, outside the
 per-step loop, so XLA drops it where the inputs need no gradient (the first
 layer), as autodiff of a plain scan does; computing it inside the scan with
 dh_{t-1} (one [B, 4H] x [4H, H + D] product per step) cost the LSTM 159 ms per training
-step against 142-148 ms now (benchmarks/rnn.py, same machine, separate
+step against 142-148 ms for the kernel then (benchmarks/rnn.py, same machine, separate
 runs a day apart). The input product x_t W stays inside
 the forward scan: on a 2-core CPU, hoisting it out as one [T*B, D] x [D, 4H]
 product was slower (LSTM 159-160 vs 145-148 ms, GRU 131-134 vs 123-129 ms,
