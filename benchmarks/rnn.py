@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from benchmarks import common
 from seqmodels import recurrence
-from seqmodels.cells import GRU, LSTM
+from seqmodels.cells import GRU, LSTM, fused
 
 flags.DEFINE_integer("batch", 32, "B")
 flags.DEFINE_integer("time", 256, "T")
@@ -26,6 +26,9 @@ flags.DEFINE_integer("input", 64, "D")
 flags.DEFINE_integer("hidden", 256, "H")
 flags.DEFINE_integer("repeats", 10, "timed rounds; each round times every case once (best reported)")
 flags.DEFINE_list("cases", [], "subset of case names to run (default: all)")
+flags.DEFINE_enum("fused_settings", "auto", ["auto", "cpu", "gpu"],
+                  "the fused kernels' tanh/chunk/unroll settings: auto = those of the backend it runs on; "
+                  "cpu / gpu force one backend's (seqmodels.cells.fused.SETTINGS_BACKEND)")
 flags.DEFINE_bool("json", False, "print one JSON line instead of the table")
 FLAGS = flags.FLAGS
 
@@ -115,6 +118,8 @@ def cases():
 def main(argv):
     del argv
     B, T, D, H = FLAGS.batch, FLAGS.time, FLAGS.input, FLAGS.hidden
+    if FLAGS.fused_settings != "auto":
+        fused.SETTINGS_BACKEND = FLAGS.fused_settings
     kx, kt, kp = jax.random.split(jax.random.key(0), 3)
     xs = jax.random.normal(kx, (B, T, D))
     target = jax.random.normal(kt, (B, T, H))
@@ -138,10 +143,11 @@ def main(argv):
 
     if FLAGS.json:
         common.dump_json({"benchmark": "rnn", "machine": common.machine(),
-                          "shape": {"B": B, "T": T, "D": D, "H": H}, "rows": rows})
+                          "fused_settings": FLAGS.fused_settings, "shape": {"B": B, "T": T, "D": D, "H": H}, "rows": rows})
     else:
         print(f"machine: {common.machine()}")
-        print(f"training step (fwd + bwd + SGD), float32, B={B} T={T} D={D} H={H}")
+        print(f"training step (fwd + bwd + SGD), float32, B={B} T={T} D={D} H={H}, "
+              f"fused kernels' settings: {FLAGS.fused_settings}")
         common.print_table(rows, ["case", "ms/step", "tokens/s", "speed vs fastest peer"])
 
 

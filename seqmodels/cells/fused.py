@@ -87,10 +87,14 @@ BWD_CHUNK = 32
 # not measured there.
 _ACCELERATOR = {"tanh": jnp.tanh, "chunk": None, "lstm_unroll": (1, 1), "gru_unroll": (4, 4)}
 
+# Whose settings the kernels use: None = those of jax.default_backend(); "cpu" or any other name forces
+# them (benchmarks/rnn.py --fused_settings, to measure the CPU settings on an accelerator). Read at trace time.
+SETTINGS_BACKEND = None
+
 
 def _settings():
     """tanh, chunk and unrolls for the default backend, decided when the kernel is traced."""
-    if jax.default_backend() == "cpu":
+    if (SETTINGS_BACKEND or jax.default_backend()) == "cpu":
         return {"tanh": rational_tanh, "chunk": BWD_CHUNK, "lstm_unroll": (LSTM_UNROLL, LSTM_BWD_UNROLL),
                 "gru_unroll": (GRU_UNROLL, GRU_BWD_UNROLL)}
     return _ACCELERATOR

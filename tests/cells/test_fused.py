@@ -38,6 +38,18 @@ def test_supported():
         fused.batch(GRU(D, H, reset="before"), {}, jnp.zeros((B, T, D)))
 
 
+def test_settings_backend_override(monkeypatch):
+    """fused.SETTINGS_BACKEND forces one backend's settings (benchmarks/rnn.py --fused_settings)."""
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert fused._settings() is fused._ACCELERATOR
+    monkeypatch.setattr(fused, "SETTINGS_BACKEND", "cpu")
+    cpu = fused._settings()
+    assert cpu["tanh"] is not jnp.tanh and cpu["chunk"] == fused.BWD_CHUNK
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    monkeypatch.setattr(fused, "SETTINGS_BACKEND", "gpu")
+    assert fused._settings() is fused._ACCELERATOR
+
+
 @pytest.mark.parametrize("name", sorted(CELLS))
 @pytest.mark.parametrize("use_lengths", [False, True])
 @pytest.mark.parametrize("reverse", [False, True])
