@@ -76,6 +76,15 @@ test MSE 2.50e-5, under the goal and the published 5.8e-5
 not the paper's protocol (its figure is the last step's), and the rule was
 set after seed 1's earlier full run had been seen; the validation set was
 new, and its choice agrees with the test set's own best on both seeds.
+On one H200 (2026-12-04, jax 0.11.2, JAX_DEFAULT_MATMUL_PRECISION=highest,
+four processes at once, 2.3 min per full run), seeds 0-3 of `:tcn` and of
+`:tcn_valid`: plain runs left the baseline by steps 6500 / 5000 / 3500 / 3000
+and ended at 1.52e-4 / 2.63e-4 / 3.15e-4 / 1.73e-4 (best evaluations 9.6e-5 /
+7.4e-5 / 5.7e-5 / 7.5e-5; results/adding/tcn_gpu_seeds/); validation picks
+9.4e-5 / 4.5e-5 / 6.2e-5 / 7.8e-5 (all <= 1e-4, mean 7.0e-5; seed 1 chosen,
+4.5e-5; results/adding/tcn_valid_gpu/), last steps 9.4e-5 / 1.2e-4 / 7.0e-5 /
+1.8e-3 (GPU runs are not bit-reproducible, so these do not retrace the plain
+ones).
 The GRU ran the full protocol (2000 steps, then the same command with
 num_steps=15630, resumed; with `--config.eval_every=500`): 2.0e-2, 2.3e-3,
 1.1e-3, 5.2e-4 at steps 500-2000, 5.3e-5 at step 14000 (the paper: 5.3e-5),

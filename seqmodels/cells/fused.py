@@ -82,10 +82,12 @@ GRU_BWD_UNROLL = 1
 # chunk of 256; GRU 120.9 / 125.2 against 121.3 / 128.0 (chunks of 16: LSTM 140.3 / 147.6, GRU 119.3 / 126.4).
 BWD_CHUNK = 32
 
-# Off the CPU the kernels keep the settings the README's GPU figures (one H200, 2026-12-04) were measured
-# with: jnp.tanh, the whole sequence as one chunk, LSTM unroll 1 / 1, GRU 4 / 4; the CPU values above are
-# not measured there.
-_ACCELERATOR = {"tanh": jnp.tanh, "chunk": None, "lstm_unroll": (1, 1), "gru_unroll": (4, 4)}
+# Off the CPU: measured on one H200 (jax 0.11.2, 2026-12-04, B=32 T=256 H=256, best of 20 rounds, one
+# setting changed at a time from jnp.tanh / one chunk / LSTM 1 / 1 / GRU 4 / 4, equinox 9.7-10.0 ms in the
+# same runs; results/benchmarks_gpu/rnn_settings_variants.jsonl): LSTM 4.6 ms; unroll forward 1 / reverse 2:
+# 4.0; 2 / 2: 3.5; rational_tanh 4.6; chunks of 32 / 64: 4.7 / 4.7. GRU 3.3 ms; unroll 1 / 1: 4.5; chunks
+# of 32: 3.5; rational_tanh 3.3. So: jnp.tanh, the whole sequence as one chunk, LSTM 2 / 2, GRU 4 / 4.
+_ACCELERATOR = {"tanh": jnp.tanh, "chunk": None, "lstm_unroll": (2, 2), "gru_unroll": (4, 4)}
 
 # Whose settings the kernels use: None = those of jax.default_backend(); "cpu" or any other name forces
 # them (benchmarks/rnn.py --fused_settings, to measure the CPU settings on an accelerator). Read at trace time.
