@@ -104,12 +104,14 @@ step. Seed 1 (`--config.seed=1`, 42 min) too: 0.116 at step 4000, 6.0e-4
 (re-scored): it leaves the baseline in the first 2000 steps, unlike the TCN. At the quiet machine's 0.11 s/step
 (TCN alone), the full protocol takes 29 min for the TCN.
 
-Planned 2026-12-04 16:40 UTC, before the runs: GRU and Elman RNN with the
+Planned 2026-12-04 16:34 UTC, before the runs: GRU and Elman RNN with the
 paper's PyTorch parameterisation (`--config.model.gru.init=torch`,
 `--config.model.rnn.init=torch`), seed 0, the full protocol
 (`--config.num_steps=15630 --config.eval_every=1000`), both at once; reported
 at the last step with the whole curve, nothing selected. The paper: GRU
-5.3e-5, RNN 0.177.
+5.3e-5, RNN 0.177. (Both at once ran 2.3 steps/s each on that evening's
+2-vCPU AMD EPYC, 1 h 55 min: past the session, so the RNN run was stopped at
+step ~150 and the GRU runs alone.)
 
 `:small` (and `:small_<model>`) is the CI config: T=20, a few hundred
 examples, tiny models, seconds.
