@@ -38,6 +38,8 @@ are as first computed, within a few % of the true means:
     lstm, init=torch  6000 / 15630     0.1646     0.164      17.7 min (probe: PyTorch's parameterisation stays on
                                                              the baseline at every evaluation; results/adding/lstm_torch_probe)
     gru          15630 / 15630         1.92e-4    5.3e-5     39 min (best eval 5.3e-5, step 14000)
+    gru, init=torch 15630 / 15630      4.77e-5    5.3e-5     85 min (2-vCPU AMD EPYC, partly beside the CI run;
+                                                             best eval 4.2e-5, step 13000; results/adding/gru_torch)
     rnn          15630 / 15630         0.1636     0.177      57 min (next to 2-4 other jobs; probe: 0.1673)
     transformer   2000 / 15630         0.0129     -          18 min
 
@@ -111,7 +113,10 @@ paper's PyTorch parameterisation (`--config.model.gru.init=torch`,
 at the last step with the whole curve, nothing selected. The paper: GRU
 5.3e-5, RNN 0.177. (Both at once ran 2.3 steps/s each on that evening's
 2-vCPU AMD EPYC, 1 h 55 min: past the session, so the RNN run was stopped at
-step ~150 and the GRU runs alone.)
+step ~150 and the GRU runs alone.) Result: the GRU with init=torch left the
+baseline by step 2000 (0.162, 6.8e-3, 1.3e-3, 4.1e-4 at steps 1000-4000),
+then moved between 4.2e-5 and 5.7e-4, and ended at 4.77e-5 (the paper's
+5.3e-5); results/adding/gru_torch/.
 
 `:small` (and `:small_<model>`) is the CI config: T=20, a few hundred
 examples, tiny models, seconds.
