@@ -95,7 +95,7 @@ SETTINGS_BACKEND = None
 
 
 def _settings():
-    """tanh, chunk and unrolls for the default backend, decided when the kernel is traced."""
+    """tanh, chunk and unrolls for the default backend (or SETTINGS_BACKEND), decided when the kernel is traced."""
     if (SETTINGS_BACKEND or jax.default_backend()) == "cpu":
         return {"tanh": rational_tanh, "chunk": BWD_CHUNK, "lstm_unroll": (LSTM_UNROLL, LSTM_BWD_UNROLL),
                 "gru_unroll": (GRU_UNROLL, GRU_BWD_UNROLL)}
