@@ -79,7 +79,7 @@ not the paper's protocol (its figure is the last step's), and the rule was
 set after seed 1's earlier full run had been seen; the validation set was
 new, and its choice agrees with the test set's own best on both seeds.
 On one H200 (2026-12-04, jax 0.11.2, JAX_DEFAULT_MATMUL_PRECISION=highest,
-four processes at once, 2.3 min per full run), seeds 0-3 of `:tcn` and of
+four processes at once, 134-153 s of training per full run), seeds 0-3 of `:tcn` and of
 `:tcn_valid`: plain runs left the baseline by steps 6500 / 5000 / 3500 / 3000
 and ended at 1.52e-4 / 2.63e-4 / 3.15e-4 / 1.73e-4 (best evaluations 9.6e-5 /
 7.4e-5 / 5.7e-5 / 7.5e-5; results/adding/tcn_gpu_seeds/); validation picks
