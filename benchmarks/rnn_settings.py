@@ -12,7 +12,6 @@ results/benchmarks_gpu/rnn_settings_variants.jsonl (one H200, when the accelerat
 import jax.numpy as jnp
 from absl import app
 
-from benchmarks import rnn
 from seqmodels.cells import fused
 from seqmodels.nn.activations import rational_tanh
 
@@ -48,8 +47,14 @@ def main(argv):
     if len(argv) != 2:
         raise app.UsageError(f"one variant name expected, one of {sorted(VARIANTS)}")
     apply(argv[1])
+    from benchmarks import rnn
+
     rnn.main(argv[:1])
 
 
 if __name__ == "__main__":
+    # benchmarks.rnn defines absl flags (--json, --cases, ...): imported before they are parsed, and not at
+    # module level, so that tests can import apply() beside other benchmarks that define the same flags.
+    from benchmarks import rnn  # noqa: F401
+
     app.run(main)
