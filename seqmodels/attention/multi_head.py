@@ -155,5 +155,25 @@ class MultiHeadAttention:
                                               deterministic=deterministic)  # [T, N, K]
         return cache, self._output(params, y, None)
 
+    def context_kv(self, params: Params, context: Float[Array, "S D"]) -> Params:
+        """Keys and values of a cross-attention context, projected once: {'k', 'v': [S, N', K]}.
+
+        For decoding: `attend` reuses them at every step instead of projecting the whole context again.
+        """
+        _, k, v = self.project(params, context[:0], context)
+        return {"k": k, "v": v}
+
+    def attend(self, params: Params, x: Float[Array, "T D"], kv: Params, *,
+               context_lengths: Int[Array, ""] | None = None) -> Float[Array, "T D"]:
+        """Cross-attention (deterministic) of x: [T, D] to a context given as `context_kv(params, context)`:
+        the same y as `apply(params, x, context, context_lengths=...)`."""
+        if x.ndim != 2:
+            raise ValueError(f"MultiHeadAttention: expected x of shape [T, D] (one example; vmap over the batch), "
+                             f"got shape {x.shape}")
+        q = dense.apply(params["query"], x).reshape(x.shape[0], self.num_heads, self.head_dim)  # [T, N, K]
+        y = dot_product.attention(q, kv["k"], kv["v"], lengths=context_lengths, deterministic=True,
+                                  impl=self.impl, block_size=self.block_size)
+        return self._output(params, y, None)
+
 
 __all__ = ["MultiHeadAttention"]

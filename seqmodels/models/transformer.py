@@ -20,7 +20,9 @@ the padded encoder frames in cross-attention.
 Incremental decoding: `init_cache` + `decode` run the causal stack on new
 tokens only, keeping each layer's keys and values in a KV cache; decoding a
 sequence token by token gives the same outputs as `apply` on the whole of
-it (tested).
+it (tested). An encoder-decoder's cache can also hold the cross-attention
+keys and values of the encoder output (`init_cache(..., params=, memory=)`),
+projected once per source instead of at every step; `generate` does so.
 
 Each spec is a frozen dataclass (static, hashable) with `init` / `apply`;
 params are nested dicts of arrays.
@@ -50,6 +52,32 @@ def _zero_padding(x: Float[Array, "T D"], lengths: Int[Array, ""] | None) -> Flo
     if lengths is None:
         return x
     return jnp.where((jnp.arange(x.shape[0]) < lengths)[:, None], x, 0.0)  # [T, D]
+
+
+def _generate(decode, cache: Params, prompt: Int[Array, "P"], num_tokens: int, *, key: Key | None,
+              temperature: float) -> Int[Array, "P+L"]:
+    """decode(cache, ids) -> (cache, logits [T, V]) on the prompt, then token by token `num_tokens` times:
+    argmax when key is None, else a sample of softmax(logits / temperature)."""
+    if key is not None and not temperature > 0:
+        raise ValueError(f"generate: expected temperature > 0 for sampling, got {temperature}")
+    if prompt.ndim != 1 or prompt.shape[0] == 0:
+        raise ValueError(f"generate: expected a prompt of shape [P] with P >= 1, got shape {prompt.shape}")
+    cache, logits = decode(cache, prompt)
+
+    def step(carry, k):
+        cache, logits_t = carry
+        if k is None:
+            token = jnp.argmax(logits_t, -1).astype(prompt.dtype)
+        else:
+            token = jax.random.categorical(k, logits_t / temperature).astype(prompt.dtype)
+        cache, logits = decode(cache, token[None])
+        return (cache, logits[0]), token
+
+    if key is None:
+        _, tokens = jax.lax.scan(lambda c, _: step(c, None), (cache, logits[-1]), None, length=num_tokens)
+    else:
+        _, tokens = jax.lax.scan(step, (cache, logits[-1]), jax.random.split(key, num_tokens))
+    return jnp.concatenate([prompt, tokens])
 
 
 # --------------------------------------------------------------------------- one block
@@ -163,11 +191,24 @@ class Block:
             raise ValueError("Block: incremental decoding needs a causal block (causal=True)")
         return self.attention.init_cache(max_len, dtype)
 
+    def memory_kv(self, params: Params, memory: Float[Array, "S D"]) -> Params:
+        """The cross-attention keys and values of `memory`, projected once for `decode(..., memory_kv=)`."""
+        self._check(memory[:0], memory)
+        return self.cross.context_kv(params["cross"], memory)
+
     def decode(self, params: Params, cache: Params, x: Float[Array, "T D"],
                memory: Float[Array, "S D"] | None = None, *,
-               memory_lengths: Int[Array, ""] | None = None) -> tuple[Params, Float[Array, "T D"]]:
-        """T new positions (deterministic) given the cached past: (cache, y [T, D])."""
-        self._check(x, memory)
+               memory_lengths: Int[Array, ""] | None = None,
+               memory_kv: Params | None = None) -> tuple[Params, Float[Array, "T D"]]:
+        """T new positions (deterministic) given the cached past: (cache, y [T, D]).
+
+        Cross-attention reads `memory_kv` (`self.memory_kv(params, memory)`) when given, else projects
+        `memory` again.
+        """
+        if memory_kv is None:
+            self._check(x, memory)
+        elif not self.cross_attention:
+            raise ValueError("Block: got memory_kv but the block has no cross-attention (cross_attention=False)")
         run = dict(key=None, deterministic=True)
         out = {}
 
@@ -177,8 +218,9 @@ class Block:
 
         x = self._sublayer(params["attn_norm"], x, self_attention, **run)
         if self.cross_attention:
-            x = self._sublayer(params["cross_norm"], x, lambda h: self.cross.apply(
-                params["cross"], h, memory, context_lengths=memory_lengths, deterministic=True), **run)
+            kv = self.cross.context_kv(params["cross"], memory) if memory_kv is None else memory_kv
+            x = self._sublayer(params["cross_norm"], x, lambda h: self.cross.attend(
+                params["cross"], h, kv, context_lengths=memory_lengths), **run)
         x = self._sublayer(params["mlp_norm"], x, lambda h: self._mlp(params["mlp"], h), **run)
         return out["cache"], x
 
@@ -220,14 +262,20 @@ class Stack:
     def init_cache(self, max_len: int, dtype=jnp.float32) -> Params:
         return {f"layer_{i}": self.block.init_cache(max_len, dtype) for i in range(self.num_layers)}
 
+    def memory_kv(self, params: Params, memory: Float[Array, "S D"]) -> Params:
+        """Every layer's cross-attention keys and values of `memory`: {'layer_i': {'k', 'v'}}."""
+        return {f"layer_{i}": self.block.memory_kv(params[f"layer_{i}"], memory) for i in range(self.num_layers)}
+
     def decode(self, params: Params, cache: Params, x: Float[Array, "T D"],
                memory: Float[Array, "S D"] | None = None, *,
-               memory_lengths: Int[Array, ""] | None = None) -> tuple[Params, Float[Array, "T D"]]:
+               memory_lengths: Int[Array, ""] | None = None,
+               memory_kv: Params | None = None) -> tuple[Params, Float[Array, "T D"]]:
         new_cache = {}
         for i in range(self.num_layers):
             name = f"layer_{i}"
             new_cache[name], x = self.block.decode(params[name], cache[name], x, memory,
-                                                   memory_lengths=memory_lengths)
+                                                   memory_lengths=memory_lengths,
+                                                   memory_kv=None if memory_kv is None else memory_kv[name])
         if self._final_norm:
             x = self.block._norm(params["final_norm"], x)
         return new_cache, x
@@ -325,27 +373,8 @@ class LanguageModel:
         Greedy (argmax) when key is None, else sampled from softmax(logits /
         temperature), temperature > 0.
         """
-        P = prompt.shape[0]
-        cache = self.init_cache(P + num_tokens)
-        cache, logits = self.decode(params, cache, prompt)
-
-        def pick(logits_t, k):
-            if k is None:
-                return jnp.argmax(logits_t, -1).astype(prompt.dtype)
-            return jax.random.categorical(k, logits_t / temperature).astype(prompt.dtype)
-
-        def step(carry, k):
-            cache, logits_t = carry
-            token = pick(logits_t, k)
-            cache, logits = self.decode(params, cache, token[None])
-            return (cache, logits[0]), token
-
-        keys = None if key is None else jax.random.split(key, num_tokens)
-        if keys is None:
-            _, tokens = jax.lax.scan(lambda c, _: step(c, None), (cache, logits[-1]), None, length=num_tokens)
-        else:
-            _, tokens = jax.lax.scan(step, (cache, logits[-1]), keys)
-        return jnp.concatenate([prompt, tokens])
+        return _generate(lambda c, ids: self.decode(params, c, ids), self.init_cache(prompt.shape[0] + num_tokens),
+                         prompt, num_tokens, key=key, temperature=temperature)
 
 
 # --------------------------------------------------------------------------- encoder-decoder
@@ -410,22 +439,47 @@ class EncoderDecoder:
                                memory_lengths=src_lengths, key=k_dec, deterministic=deterministic)
         return _zero_padding(self._logits(params, x), tgt_lengths)
 
-    def init_cache(self, max_len: int | None = None, dtype=jnp.float32) -> Params:
-        return {"decoder": self.decoder.init_cache(max_len or self.max_len, dtype),
-                "index": jnp.zeros((), jnp.int32)}
+    def init_cache(self, max_len: int | None = None, dtype=jnp.float32, *, params: Params | None = None,
+                   memory: Float[Array, "S D"] | None = None) -> Params:
+        """An empty decoder cache; given `params` and the encoder output `memory`, it also holds every
+        layer's cross-attention keys and values of `memory` ('memory_kv'), projected once here instead
+        of at every `decode` call."""
+        cache = {"decoder": self.decoder.init_cache(max_len or self.max_len, dtype),
+                 "index": jnp.zeros((), jnp.int32)}
+        if memory is not None:
+            if params is None:
+                raise ValueError("EncoderDecoder.init_cache: memory needs params (to project its keys and values)")
+            cache["memory_kv"] = self.decoder.memory_kv(params["decoder"], memory)
+        return cache
 
-    def decode(self, params: Params, cache: Params, memory: Float[Array, "S D"], tgt: Int[Array, "T"], *,
+    def decode(self, params: Params, cache: Params, memory: Float[Array, "S D"] | None, tgt: Int[Array, "T"], *,
                src_lengths: Int[Array, ""] | None = None) -> tuple[Params, Float[Array, "T V"]]:
         """Logits for T new target tokens given the cache and the encoder output `memory`.
 
-        Cross-attention keys and values are projected from `memory` again at
-        every call (cheap next to the decoder for short sources).
+        With a cache from `init_cache(..., params=, memory=)` cross-attention uses the keys and values
+        stored there and `memory` may be None; otherwise they are projected from `memory` at every call.
         """
+        memory_kv = cache.get("memory_kv")
+        if memory_kv is None and memory is None:
+            raise ValueError("EncoderDecoder.decode: pass the encoder output `memory` [S, D], or a cache "
+                             "made by init_cache(..., params=, memory=)")
         positions = cache["index"] + jnp.arange(tgt.shape[0])  # [T]
         x = _embed(params["tgt_embed"], tgt, positions, self.positional, self.max_len)
         dec_cache, x = self.decoder.decode(params["decoder"], cache["decoder"], x, memory,
-                                           memory_lengths=src_lengths)
-        return {"decoder": dec_cache, "index": cache["index"] + tgt.shape[0]}, self._logits(params, x)
+                                           memory_lengths=src_lengths, memory_kv=memory_kv)
+        new_cache = {**cache, "decoder": dec_cache, "index": cache["index"] + tgt.shape[0]}
+        return new_cache, self._logits(params, x)
+
+    def generate(self, params: Params, src: Int[Array, "S"], prompt: Int[Array, "P"], num_tokens: int, *,
+                 src_lengths: Int[Array, ""] | None = None, key: Key | None = None,
+                 temperature: float = 1.0) -> Int[Array, "P+L"]:
+        """The target prompt (at least a start token) then `num_tokens` tokens, given the source `src`:
+        the source is encoded once, its cross-attention keys and values projected once, and the decoder
+        runs with its KV cache. Greedy when key is None, else sampled (as `LanguageModel.generate`)."""
+        memory = self.encode(params, src, src_lengths=src_lengths, deterministic=True)
+        cache = self.init_cache(prompt.shape[0] + num_tokens, memory.dtype, params=params, memory=memory)
+        return _generate(lambda c, ids: self.decode(params, c, None, ids, src_lengths=src_lengths),
+                         cache, prompt, num_tokens, key=key, temperature=temperature)
 
 
 # --------------------------------------------------------------------------- encoder classifier

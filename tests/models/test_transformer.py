@@ -122,9 +122,14 @@ def test_lm_cached_decoding_equals_full_pass(spec):
     np.testing.assert_allclose(token_by_token(ids), full, atol=1e-4)
 
 
-def test_encoder_decoder_cached_decoding_equals_full_pass():
-    spec = tf.EncoderDecoder(13, V, tf.Stack(tf.Block(D, N, F), 1),
-                             tf.Stack(tf.Block(D, N, F, causal=True, cross_attention=True), 2), max_len=16)
+def seq2seq_spec(**block):
+    return tf.EncoderDecoder(13, V, tf.Stack(tf.Block(D, N, F), 1),
+                             tf.Stack(tf.Block(D, N, F, causal=True, cross_attention=True, **block), 2), max_len=16)
+
+
+@pytest.mark.parametrize("memory_in_cache", [False, True])
+def test_encoder_decoder_cached_decoding_equals_full_pass(memory_in_cache):
+    spec = seq2seq_spec()
     params = spec.init(jax.random.key(0))
     src, tgt = jax.random.randint(jax.random.key(2), (6,), 0, 13), ids_of()
     full = spec.apply(params, src, tgt, src_lengths=4, deterministic=True)
@@ -132,13 +137,51 @@ def test_encoder_decoder_cached_decoding_equals_full_pass():
     @jax.jit
     def token_by_token(src, tgt):
         memory = spec.encode(params, src, src_lengths=4, deterministic=True)
+        # with the keys and values of `memory` in the cache, decode gets no memory: it cannot re-project it
+        cache = spec.init_cache(T, params=params, memory=memory) if memory_in_cache else spec.init_cache(T)
 
         def step(cache, token):
-            cache, logits = spec.decode(params, cache, memory, token[None], src_lengths=4)
+            cache, logits = spec.decode(params, cache, None if memory_in_cache else memory, token[None],
+                                        src_lengths=4)
             return cache, logits[0]
-        return jax.lax.scan(step, spec.init_cache(T), tgt)[1]
+        return jax.lax.scan(step, cache, tgt)[1]
 
     np.testing.assert_allclose(token_by_token(src, tgt), full, atol=1e-4)
+
+
+def test_encoder_decoder_memory_kv_is_the_cross_attention_projection():
+    spec = seq2seq_spec(num_kv_heads=2)
+    params = spec.init(jax.random.key(0))
+    memory = jax.random.normal(jax.random.key(3), (6, D))
+    kv = spec.init_cache(T, params=params, memory=memory)["memory_kv"]
+    for i in range(2):
+        cross = params["decoder"][f"layer_{i}"]["cross"]
+        np.testing.assert_allclose(kv[f"layer_{i}"]["k"], (memory @ cross["key"]["w"]
+                                                           + cross["key"]["b"]).reshape(6, 2, D // N), atol=1e-5)
+        np.testing.assert_allclose(kv[f"layer_{i}"]["v"], (memory @ cross["value"]["w"]
+                                                           + cross["value"]["b"]).reshape(6, 2, D // N), atol=1e-5)
+
+
+def test_encoder_decoder_greedy_generate_equals_repeated_full_passes():
+    spec = seq2seq_spec()
+    params = spec.init(jax.random.key(0))
+    src = jax.random.randint(jax.random.key(2), (6,), 0, 13)
+    prompt = ids_of(length=2)
+    out = jax.jit(lambda s, p: spec.generate(params, s, p, 4, src_lengths=5))(src, prompt)
+    full = jax.jit(lambda tgt: spec.apply(params, src, tgt, src_lengths=5, deterministic=True))
+    expected = jnp.zeros(6, prompt.dtype).at[:2].set(prompt)
+    for n in range(2, 6):
+        expected = expected.at[n].set(jnp.argmax(full(expected)[n - 1]).astype(prompt.dtype))
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_encoder_decoder_decode_needs_memory_or_memory_kv():
+    spec = seq2seq_spec()
+    params = spec.init(jax.random.key(0))
+    with pytest.raises(ValueError, match="pass the encoder output"):
+        spec.decode(params, spec.init_cache(T), None, ids_of(length=1))
+    with pytest.raises(ValueError, match="memory needs params"):
+        spec.init_cache(T, memory=jnp.zeros((6, D)))
 
 
 def test_greedy_generate_equals_repeated_full_passes():

@@ -1,0 +1,119 @@
+"""Greedy decoding of a Transformer encoder-decoder: cross-attention keys/values projected once or every step.
+
+    python -m benchmarks.seq2seq_decode                     # S=512 source, 64 new tokens, B=8
+    python -m benchmarks.seq2seq_decode --src_len=64 --json
+
+Greedy decoding of a batch (vmap): encode the source, then decode `--new_tokens` tokens one at a time
+with the self-attention KV cache. Four cases, all producing the same tokens (checked):
+
+    scan/memory_kv   `EncoderDecoder.generate`, one jitted program (a lax.scan over the new tokens);
+                     every decoder layer's cross-attention keys and values of the encoder output are
+                     projected once, into the cache (`init_cache(..., params=, memory=)`)
+    scan/reproject   the same scan calling `decode(params, cache, memory, token)`, which projects them
+                     from the encoder output in every step's body (2 S D^2 multiply-adds per layer, for
+                     keys and values, per token); XLA may hoist that loop-invariant work out of the scan
+    step/memory_kv   a Python loop over one jitted decode step (how beam search or interactive use
+    step/reproject   calls it), with the keys and values in the cache / re-projected at every call
+
+tokens/s counts generated target tokens. Best of `--repeats` interleaved rounds
+(`benchmarks.common.time_interleaved`). There is no peer here (flax, equinox and jax.nn ship no
+encoder-decoder); this measures what the cache saves.
+"""
+
+import argparse
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks import common
+from seqmodels.models import transformer as tf
+
+
+def make(src_len: int, d_model: int, heads: int, layers: int, vocab: int):
+    D = d_model
+    spec = tf.EncoderDecoder(vocab, vocab, tf.Stack(tf.Block(D, heads, 4 * D), layers),
+                             tf.Stack(tf.Block(D, heads, 4 * D, causal=True, cross_attention=True), layers),
+                             max_len=max(src_len, 1024))
+    return spec, spec.init(jax.random.key(0))
+
+
+def reproject_generate(spec, params, src, prompt, num_tokens):
+    """Greedy decoding that hands `decode` the encoder output at every step (no memory_kv in the cache)."""
+    memory = spec.encode(params, src, deterministic=True)
+    cache, logits = spec.decode(params, spec.init_cache(prompt.shape[0] + num_tokens), memory, prompt)
+
+    def step(carry, _):
+        cache, logits_t = carry
+        token = jnp.argmax(logits_t, -1).astype(prompt.dtype)
+        cache, logits = spec.decode(params, cache, memory, token[None])
+        return (cache, logits[0]), token
+
+    _, tokens = jax.lax.scan(step, (cache, logits[-1]), None, length=num_tokens)
+    return jnp.concatenate([prompt, tokens])
+
+
+def python_loop_generate(encode, init_cache, step, src, prompt, num_tokens):
+    """Greedy decoding by a Python loop over a jitted decode `step(cache, memory, ids)` (src [B, S],
+    prompt [B, P]; `encode` and `init_cache(memory)` jitted too)."""
+    memory = encode(src)
+    cache, logits = step(init_cache(memory), memory, prompt)
+    tokens = [prompt]
+    for _ in range(num_tokens):
+        token = jnp.argmax(logits[:, -1], -1).astype(prompt.dtype)[:, None]  # [B, 1]
+        tokens.append(token)
+        cache, logits = step(cache, memory, token)
+    return jnp.concatenate(tokens, axis=1)
+
+
+def run(*, batch=8, src_len=512, new_tokens=64, d_model=256, heads=4, layers=2, vocab=1000, repeats=5):
+    spec, params = make(src_len, d_model, heads, layers, vocab)
+    src = jax.random.randint(jax.random.key(1), (batch, src_len), 0, vocab)
+    prompt = jnp.zeros((batch, 1), jnp.int32)  # a start token
+    max_len = 1 + new_tokens
+    scans = {
+        "scan/memory_kv": jax.jit(jax.vmap(lambda s, p: spec.generate(params, s, p, new_tokens))),
+        "scan/reproject": jax.jit(jax.vmap(functools.partial(reproject_generate, spec, params,
+                                                             num_tokens=new_tokens))),
+    }
+    cases = {name: functools.partial(fn, src, prompt) for name, fn in scans.items()}
+    encode = jax.jit(jax.vmap(lambda s: spec.encode(params, s, deterministic=True)))
+    loops = {  # (init_cache(memory), decode step)
+        "step/memory_kv": (lambda m: spec.init_cache(max_len, params=params, memory=m),
+                           lambda c, m, ids: spec.decode(params, c, None, ids)),
+        "step/reproject": (lambda m: spec.init_cache(max_len),
+                           lambda c, m, ids: spec.decode(params, c, m, ids)),
+    }
+    for name, (init, step) in loops.items():
+        cases[name] = functools.partial(python_loop_generate, encode, jax.jit(jax.vmap(init)),
+                                        jax.jit(jax.vmap(step)), src, prompt, new_tokens)
+    outputs = {name: np.asarray(fn()) for name, fn in cases.items()}
+    same = all(np.array_equal(out, outputs["scan/memory_kv"]) for out in outputs.values())
+    best = common.time_interleaved(cases, repeats=repeats)
+    rows = [{"case": n, "ms": round(1e3 * t, 2), "tokens/s": round(batch * new_tokens / t, 1),
+             "vs reproject": round(best[n.split("/")[0] + "/reproject"] / t, 2)} for n, t in best.items()]
+    return {"machine": common.machine(), "same_tokens": same,
+            "shape": dict(batch=batch, src_len=src_len, new_tokens=new_tokens, d_model=d_model, heads=heads,
+                          layers=layers, vocab=vocab), "rows": rows}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name, default in (("batch", 8), ("src_len", 512), ("new_tokens", 64), ("d_model", 256), ("heads", 4),
+                          ("layers", 2), ("vocab", 1000), ("repeats", 5)):
+        parser.add_argument(f"--{name}", type=int, default=default)
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    args = vars(parser.parse_args(argv))
+    as_json = args.pop("json")
+    result = run(**args)
+    if as_json:
+        common.dump_json(result)
+    else:
+        print(result["machine"])
+        print(f"shape {result['shape']}; same tokens in every case: {result['same_tokens']}")
+        common.print_table(result["rows"], ["case", "ms", "tokens/s", "vs reproject"])
+
+
+if __name__ == "__main__":
+    main()
