@@ -79,6 +79,10 @@ def test_cross_attention_matches_flax():
     ref = model.apply(variables, x[None], context[None], mask=flax_mask)[0]
     ours = MHA.apply(copy_flax_params(variables), x, context, context_lengths=6)
     np.testing.assert_allclose(ours, ref, atol=1e-5, rtol=1e-5)
+    # the same with the context's keys and values projected once (decoding)
+    params = copy_flax_params(variables)
+    attended = MHA.attend(params, x, MHA.context_kv(params, context), context_lengths=6)
+    np.testing.assert_allclose(attended, ref, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("num_kv_heads", [1, 2])
