@@ -254,7 +254,8 @@ def summarize_runs(run_dirs: dict[str, str | Path], out_dir: str | Path, *, task
     summary = {"task": task, "metric": f"test {metric}", "trivial_baseline": baseline,
                "reference": reference, "note": note, "models": table}
     (out_dir / "results.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    _plot_summary(run_dirs, out_dir / f"{task}_test_{metric}.png", metric, baseline, reference, task)
+    plot_test_curves(run_dirs, out_dir / f"{task}_test_{metric}.png", metric=metric, baseline=baseline,
+                     reference=reference, task=task)
     return summary
 
 
@@ -294,22 +295,31 @@ def summarize_selection(run_dirs: dict[str, str | Path], out_dir: str | Path, *,
     return summary
 
 
-def _plot_summary(run_dirs, path, metric, baseline, reference, task):
-    """Test-metric curves of all models on one log plot, with the baseline and published numbers."""
+def plot_test_curves(run_dirs: dict[str, str | Path], path: str | Path, *, metric: str, baseline: float,
+                     reference: dict[str, Any], task: str) -> dict[str, tuple[list, list]]:
+    """Test-metric curves of all models on one log plot, with the baseline and published numbers.
+
+    run_dirs: label -> a run's workdir (its metrics.jsonl is read) or a .jsonl file of its evaluations
+    (e.g. `summarize_selection`'s eval_curve.jsonl); reference: label -> published figure. Returns the
+    plotted curves, label -> (steps, values).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    curves = {}
     for i, (model, run_dir) in enumerate(run_dirs.items()):
         steps, values = [], []
-        for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines():
+        curve = Path(run_dir) if str(run_dir).endswith(".jsonl") else Path(run_dir) / "metrics.jsonl"
+        for line in curve.read_text().splitlines():
             rec = json.loads(line)
             value = rec.get(f"test_{metric}", rec.get(metric))
             if rec.get("split") == "eval" and value is not None:
                 steps.append(rec["step"])
                 values.append(value)
+        curves[model] = (steps, values)
         color = f"C{i}"
         ax.plot(steps, values, color=color, marker=".", label=model)
         if reference.get(model) is not None:
@@ -323,3 +333,4 @@ def _plot_summary(run_dirs, path, metric, baseline, reference, task):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return curves

@@ -196,3 +196,14 @@ def test_summarize_selection_reports_the_validation_choice_not_the_test_best_or_
     summary = sequence_models.summarize_selection(runs, tmp_path / "out", metric="mse")
     assert summary["test_mse"] == 0.24 and summary["runs"]["seed0"]["rescored_by"] == "reevaluation.json"
     assert (tmp_path / "out" / "seed0" / "reevaluation.json").exists()
+
+
+def test_plot_test_curves_reads_workdirs_and_eval_curve_files(tmp_path):
+    _fake_valid_run(tmp_path / "a", 20, {10: (0.2, 0.3), 20: (0.1, 0.25)})
+    _fake_valid_run(tmp_path / "b", 20, {10: (0.3, 0.2), 20: (0.2, 0.1)})
+    sequence_models.summarize_selection({"s": tmp_path / "b"}, tmp_path / "sel", metric="mse")  # writes eval_curve.jsonl
+    curves = sequence_models.plot_test_curves(
+        {"from a workdir": tmp_path / "a", "from eval_curve.jsonl": tmp_path / "sel" / "s" / "eval_curve.jsonl"},
+        tmp_path / "curves.png", metric="mse", baseline=1 / 6, reference={"from a workdir": 0.01}, task="adding")
+    assert curves == {"from a workdir": ([10, 20], [0.3, 0.25]), "from eval_curve.jsonl": ([10, 20], [0.2, 0.1])}
+    assert (tmp_path / "curves.png").stat().st_size > 0
