@@ -41,6 +41,8 @@ are as first computed, within a few % of the true means:
     gru, init=torch 15630 / 15630      4.77e-5    5.3e-5     85 min (2-vCPU AMD EPYC, partly beside the CI run;
                                                              best eval 4.2e-5, step 13000; results/adding/gru_torch)
     rnn          15630 / 15630         0.1636     0.177      57 min (next to 2-4 other jobs; probe: 0.1673)
+    rnn, init=torch 15630 / 15630      0.1635     0.177      70 min (2-vCPU AMD EPYC, partly beside the CI run;
+                                                             on the baseline throughout; results/adding/rnn_torch)
     transformer   2000 / 15630         0.0129     -          18 min
 
 The TCN goal (MSE <= 1e-4) is NOT met at the protocol's last step: the TCN
@@ -116,7 +118,11 @@ at the last step with the whole curve, nothing selected. The paper: GRU
 step ~150 and the GRU runs alone.) Result: the GRU with init=torch left the
 baseline by step 2000 (0.162, 6.8e-3, 1.3e-3, 4.1e-4 at steps 1000-4000),
 then moved between 4.2e-5 and 5.7e-4, and ended at 4.77e-5 (the paper's
-5.3e-5); results/adding/gru_torch/.
+5.3e-5); results/adding/gru_torch/. The RNN with init=torch, run alone the
+next session (same command, 70 min): on the baseline at every evaluation
+(0.163-0.186, 0.226 once at step 11000), 0.1635 at the last step (the
+paper's 0.177), after a burst at steps ~1050-1300 (training loss up to 1.35,
+gradient norm 250 before clipping); results/adding/rnn_torch/.
 
 `:small` (and `:small_<model>`) is the CI config: T=20, a few hundred
 examples, tiny models, seconds.
