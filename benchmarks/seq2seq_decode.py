@@ -4,7 +4,8 @@
     python -m benchmarks.seq2seq_decode --src_len=64 --json
 
 Greedy decoding of a batch (vmap): encode the source, then decode `--new_tokens` tokens one at a time
-with the self-attention KV cache. Four cases, all producing the same tokens (checked):
+with the self-attention KV cache. Four cases, which should produce the same tokens (`same_tokens` in the
+result; the test asserts it on tiny shapes):
 
     scan/memory_kv   `EncoderDecoder.generate`, one jitted program (a lax.scan over the new tokens);
                      every decoder layer's cross-attention keys and values of the encoder output are

@@ -54,14 +54,18 @@ def _zero_padding(x: Float[Array, "T D"], lengths: Int[Array, ""] | None) -> Flo
     return jnp.where((jnp.arange(x.shape[0]) < lengths)[:, None], x, 0.0)  # [T, D]
 
 
+def _check_generate(prompt, key, temperature) -> None:
+    if prompt.ndim != 1 or prompt.shape[0] == 0:
+        raise ValueError(f"generate: expected a prompt of shape [P] with P >= 1 (one example; vmap over the "
+                         f"batch), got shape {prompt.shape}")
+    if key is not None and isinstance(temperature, (int, float)) and not temperature > 0:  # traced: unchecked
+        raise ValueError(f"generate: expected temperature > 0 for sampling, got {temperature}")
+
+
 def _generate(decode, cache: Params, prompt: Int[Array, "P"], num_tokens: int, *, key: Key | None,
               temperature: float) -> Int[Array, "P+L"]:
     """decode(cache, ids) -> (cache, logits [T, V]) on the prompt, then token by token `num_tokens` times:
     argmax when key is None, else a sample of softmax(logits / temperature)."""
-    if key is not None and not temperature > 0:
-        raise ValueError(f"generate: expected temperature > 0 for sampling, got {temperature}")
-    if prompt.ndim != 1 or prompt.shape[0] == 0:
-        raise ValueError(f"generate: expected a prompt of shape [P] with P >= 1, got shape {prompt.shape}")
     cache, logits = decode(cache, prompt)
 
     def step(carry, k):
@@ -160,9 +164,12 @@ class Block:
         h = activations.get(self.activation)(dense.apply(params["in"], x))  # [T, F]
         return dense.apply(params["out"], h)  # [T, D]
 
-    def _check(self, x, memory):
+    def _check_x(self, x):
         if x.ndim != 2 or x.shape[-1] != self.d_model:
             raise ValueError(f"Block: expected x of shape [T, {self.d_model}], got shape {x.shape}")
+
+    def _check(self, x, memory):
+        self._check_x(x)
         if self.cross_attention and (memory is None or memory.ndim != 2 or memory.shape[-1] != self.d_model):
             raise ValueError(f"Block: cross-attention expects memory of shape [S, {self.d_model}], "
                              f"got {None if memory is None else memory.shape}")
@@ -193,7 +200,11 @@ class Block:
 
     def memory_kv(self, params: Params, memory: Float[Array, "S D"]) -> Params:
         """The cross-attention keys and values of `memory`, projected once for `decode(..., memory_kv=)`."""
-        self._check(memory[:0], memory)
+        if not self.cross_attention:
+            raise ValueError("Block: memory_kv needs a block with cross-attention (cross_attention=True)")
+        if memory.ndim != 2 or memory.shape[-1] != self.d_model:
+            raise ValueError(f"Block: expected memory of shape [S, {self.d_model}] (one example; vmap over the "
+                             f"batch), got shape {memory.shape}")
         return self.cross.context_kv(params["cross"], memory)
 
     def decode(self, params: Params, cache: Params, x: Float[Array, "T D"],
@@ -209,6 +220,10 @@ class Block:
             self._check(x, memory)
         elif not self.cross_attention:
             raise ValueError("Block: got memory_kv but the block has no cross-attention (cross_attention=False)")
+        elif memory is not None:
+            raise ValueError("Block: got both memory and memory_kv; pass one (memory_kv holds its projection)")
+        else:
+            self._check_x(x)
         run = dict(key=None, deterministic=True)
         out = {}
 
@@ -373,6 +388,7 @@ class LanguageModel:
         Greedy (argmax) when key is None, else sampled from softmax(logits /
         temperature), temperature > 0.
         """
+        _check_generate(prompt, key, temperature)
         return _generate(lambda c, ids: self.decode(params, c, ids), self.init_cache(prompt.shape[0] + num_tokens),
                          prompt, num_tokens, key=key, temperature=temperature)
 
@@ -441,15 +457,18 @@ class EncoderDecoder:
 
     def init_cache(self, max_len: int | None = None, dtype=jnp.float32, *, params: Params | None = None,
                    memory: Float[Array, "S D"] | None = None) -> Params:
-        """An empty decoder cache; given `params` and the encoder output `memory`, it also holds every
-        layer's cross-attention keys and values of `memory` ('memory_kv'), projected once here instead
-        of at every `decode` call."""
+        """An empty decoder cache (self-attention keys and values in `dtype`); given `params` and the
+        encoder output `memory`, it also holds every layer's cross-attention keys and values of `memory`
+        ('memory_kv', in the params' dtype), projected once here instead of at every `decode` call."""
         cache = {"decoder": self.decoder.init_cache(max_len or self.max_len, dtype),
                  "index": jnp.zeros((), jnp.int32)}
         if memory is not None:
             if params is None:
                 raise ValueError("EncoderDecoder.init_cache: memory needs params (to project its keys and values)")
             cache["memory_kv"] = self.decoder.memory_kv(params["decoder"], memory)
+        elif params is not None:
+            raise ValueError("EncoderDecoder.init_cache: params given without memory (they serve only to "
+                             "project the encoder output's keys and values: pass memory= too)")
         return cache
 
     def decode(self, params: Params, cache: Params, memory: Float[Array, "S D"] | None, tgt: Int[Array, "T"], *,
@@ -457,12 +476,15 @@ class EncoderDecoder:
         """Logits for T new target tokens given the cache and the encoder output `memory`.
 
         With a cache from `init_cache(..., params=, memory=)` cross-attention uses the keys and values
-        stored there and `memory` may be None; otherwise they are projected from `memory` at every call.
+        stored there and `memory` must be None; otherwise they are projected from `memory` at every call.
         """
         memory_kv = cache.get("memory_kv")
         if memory_kv is None and memory is None:
             raise ValueError("EncoderDecoder.decode: pass the encoder output `memory` [S, D], or a cache "
                              "made by init_cache(..., params=, memory=)")
+        if memory_kv is not None and memory is not None:
+            raise ValueError("EncoderDecoder.decode: the cache already holds the keys and values of an encoder "
+                             "output (init_cache(..., memory=)); pass memory=None")
         positions = cache["index"] + jnp.arange(tgt.shape[0])  # [T]
         x = _embed(params["tgt_embed"], tgt, positions, self.positional, self.max_len)
         dec_cache, x = self.decoder.decode(params["decoder"], cache["decoder"], x, memory,
@@ -476,6 +498,7 @@ class EncoderDecoder:
         """The target prompt (at least a start token) then `num_tokens` tokens, given the source `src`:
         the source is encoded once, its cross-attention keys and values projected once, and the decoder
         runs with its KV cache. Greedy when key is None, else sampled (as `LanguageModel.generate`)."""
+        _check_generate(prompt, key, temperature)
         memory = self.encode(params, src, src_lengths=src_lengths, deterministic=True)
         cache = self.init_cache(prompt.shape[0] + num_tokens, memory.dtype, params=params, memory=memory)
         return _generate(lambda c, ids: self.decode(params, c, None, ids, src_lengths=src_lengths),

@@ -175,13 +175,36 @@ def test_encoder_decoder_greedy_generate_equals_repeated_full_passes():
     np.testing.assert_array_equal(out, expected)
 
 
+def test_encoder_decoder_sampling_at_low_temperature_is_greedy():
+    spec = seq2seq_spec()
+    params = spec.init(jax.random.key(0))
+    src, prompt = jax.random.randint(jax.random.key(2), (6,), 0, 13), ids_of(length=2)
+    greedy = spec.generate(params, src, prompt, 4, src_lengths=5)
+    # temperature traced (a jit argument), as a sampling sweep would pass it
+    sample = jax.jit(lambda t, k: spec.generate(params, src, prompt, 4, src_lengths=5, key=k, temperature=t))
+    np.testing.assert_array_equal(sample(1e-6, jax.random.key(7)), greedy)
+    hot = [sample(100.0, jax.random.key(k)) for k in range(4)]  # near-uniform: the samples differ
+    assert len({tuple(np.asarray(h[2:])) for h in hot}) > 1
+
+
 def test_encoder_decoder_decode_needs_memory_or_memory_kv():
     spec = seq2seq_spec()
     params = spec.init(jax.random.key(0))
+    memory = jnp.zeros((6, D))
     with pytest.raises(ValueError, match="pass the encoder output"):
         spec.decode(params, spec.init_cache(T), None, ids_of(length=1))
     with pytest.raises(ValueError, match="memory needs params"):
-        spec.init_cache(T, memory=jnp.zeros((6, D)))
+        spec.init_cache(T, memory=memory)
+    with pytest.raises(ValueError, match="params given without memory"):
+        spec.init_cache(T, params=params)
+    with pytest.raises(ValueError, match="pass memory=None"):  # not silently the cached source's
+        spec.decode(params, spec.init_cache(T, params=params, memory=memory), memory, ids_of(length=1))
+    with pytest.raises(ValueError, match=r"memory of shape \[S, 16\] \(one example"):
+        spec.init_cache(T, params=params, memory=jnp.zeros((2, 6, D)))
+    with pytest.raises(ValueError, match=r"expected a prompt of shape \[P\]"):
+        spec.generate(params, ids_of(length=6), jnp.zeros((), jnp.int32), 2)
+    with pytest.raises(ValueError, match="temperature > 0"):
+        spec.generate(params, ids_of(length=6), ids_of(length=1), 2, key=jax.random.key(0), temperature=0.0)
 
 
 def test_greedy_generate_equals_repeated_full_passes():
