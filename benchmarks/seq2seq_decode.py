@@ -43,16 +43,8 @@ def make(src_len: int, d_model: int, heads: int, layers: int, vocab: int):
 def reproject_generate(spec, params, src, prompt, num_tokens):
     """Greedy decoding that hands `decode` the encoder output at every step (no memory_kv in the cache)."""
     memory = spec.encode(params, src, deterministic=True)
-    cache, logits = spec.decode(params, spec.init_cache(prompt.shape[0] + num_tokens), memory, prompt)
-
-    def step(carry, _):
-        cache, logits_t = carry
-        token = jnp.argmax(logits_t, -1).astype(prompt.dtype)
-        cache, logits = spec.decode(params, cache, memory, token[None])
-        return (cache, logits[0]), token
-
-    _, tokens = jax.lax.scan(step, (cache, logits[-1]), None, length=num_tokens)
-    return jnp.concatenate([prompt, tokens])
+    return tf._generate(lambda c, ids: spec.decode(params, c, memory, ids),  # generate's own loop
+                        spec.init_cache(prompt.shape[0] + num_tokens), prompt, num_tokens, key=None, temperature=1.0)
 
 
 def python_loop_generate(encode, init_cache, step, src, prompt, num_tokens):

@@ -168,11 +168,15 @@ class Block:
         if x.ndim != 2 or x.shape[-1] != self.d_model:
             raise ValueError(f"Block: expected x of shape [T, {self.d_model}], got shape {x.shape}")
 
+    def _check_memory(self, memory):
+        if memory is None or memory.ndim != 2 or memory.shape[-1] != self.d_model:
+            raise ValueError(f"Block: cross-attention expects memory of shape [S, {self.d_model}] (one example; "
+                             f"vmap over the batch), got {None if memory is None else memory.shape}")
+
     def _check(self, x, memory):
         self._check_x(x)
-        if self.cross_attention and (memory is None or memory.ndim != 2 or memory.shape[-1] != self.d_model):
-            raise ValueError(f"Block: cross-attention expects memory of shape [S, {self.d_model}], "
-                             f"got {None if memory is None else memory.shape}")
+        if self.cross_attention:
+            self._check_memory(memory)
         if not self.cross_attention and memory is not None:
             raise ValueError("Block: got a memory but the block has no cross-attention (cross_attention=False)")
 
@@ -202,9 +206,7 @@ class Block:
         """The cross-attention keys and values of `memory`, projected once for `decode(..., memory_kv=)`."""
         if not self.cross_attention:
             raise ValueError("Block: memory_kv needs a block with cross-attention (cross_attention=True)")
-        if memory.ndim != 2 or memory.shape[-1] != self.d_model:
-            raise ValueError(f"Block: expected memory of shape [S, {self.d_model}] (one example; vmap over the "
-                             f"batch), got shape {memory.shape}")
+        self._check_memory(memory)
         return self.cross.context_kv(params["cross"], memory)
 
     def decode(self, params: Params, cache: Params, x: Float[Array, "T D"],
