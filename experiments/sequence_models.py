@@ -3,10 +3,14 @@
     model = build(config.model, input_size=2, output_size=1, causal=False)
     params = model.init(key)
     ys = model.apply(params, xs, key=key, train=True)     # xs [B, T, D] -> ys [B, T, O]
+    y_end = model.apply(params, xs, last=1)               # [B, 1, O]: only the last step (adding)
 
 Every model maps a whole batch of sequences to one output vector per time
 step; the experiment picks the steps it scores (the last one for adding,
-all of them for copy memory). The pieces are the library's:
+all of them for copy memory). `last=L` returns only the last L steps: the
+Transformer then computes just those rows in its final layer (a T-fold
+cheaper last layer; the same numbers); the other models compute every step
+and slice. The pieces are the library's:
 
   * tcn          seqmodels.conv.TCN (dilation 2^i, weight norm, ReLU, dropout,
                  1x1 residual where widths differ, init N(0, 0.01)) + a dense
@@ -39,6 +43,7 @@ import jax
 
 from seqmodels import recurrence
 from seqmodels.attention import positional
+from seqmodels.attention.multi_head import check_last
 from seqmodels.cells import GRU, LSTM, Elman, torch_params
 from seqmodels.conv import TCN
 from seqmodels.data import batching
@@ -52,7 +57,8 @@ MODELS = ("tcn", "lstm", "gru", "rnn", "transformer")
 
 @dataclasses.dataclass(frozen=True)
 class SequenceModel:
-    """init(key) -> params; apply(params, xs [B, T, D], *, key, train) -> ys [B, T, O]."""
+    """init(key) -> params; apply(params, xs [B, T, D], *, key, train, last=None) -> ys [B, T, O]
+    ([B, last, O] with `last`)."""
     name: str
     init: Callable
     apply: Callable
@@ -130,17 +136,29 @@ def _transformer(cfg, input_size, output_size, causal):
         return {"proj": dense.init(k_in, input_size, cfg.d_model), "stack": stack.init(k_stack),
                 "readout": dense.init(k_out, cfg.d_model, output_size)}
 
-    def one(params, x, key, train):  # x [T, D]
+    def one(params, x, key, train, last):  # x [T, D]
         h = dense.apply(params["proj"], x) + positional.sinusoidal(x.shape[0], cfg.d_model)  # [T, d_model]
-        h = stack.apply(params["stack"], h, key=key, deterministic=not train)
+        h = stack.apply(params["stack"], h, key=key, deterministic=not train, last=last)  # [T or last, d_model]
         return dense.apply(params["readout"], h)
 
-    def apply(params, xs, *, key=None, train=False):
+    def apply(params, xs, *, key=None, train=False, last=None):
         if train and key is not None and cfg.drop_rate > 0:
-            return jax.vmap(lambda x, k: one(params, x, k, True))(xs, jax.random.split(key, xs.shape[0]))
-        return jax.vmap(lambda x: one(params, x, None, False))(xs)
+            return jax.vmap(lambda x, k: one(params, x, k, True, last))(xs, jax.random.split(key, xs.shape[0]))
+        return jax.vmap(lambda x: one(params, x, None, False, last))(xs)
 
     return init, apply
+
+
+def _sliced(apply):
+    """`apply` with `last=`: every step computed, then the last `last` of them kept."""
+    def sliced(params, xs, *, key=None, train=False, last=None):
+        ys = apply(params, xs, key=key, train=train)  # [B, T, O]
+        if last is None:
+            return ys
+        check_last(last, ys.shape[1], name="SequenceModel.apply")
+        return ys[:, ys.shape[1] - last:]
+
+    return sliced
 
 
 def build(model_config: Any, *, input_size: int, output_size: int, causal: bool) -> SequenceModel:
@@ -153,7 +171,7 @@ def build(model_config: Any, *, input_size: int, output_size: int, causal: bool)
         init, apply = _transformer(cfg, input_size, output_size, causal)
     else:
         init, apply = _recurrent(name, cfg, input_size, output_size)
-    return SequenceModel(name, init, apply)
+    return SequenceModel(name, init, apply if name == "transformer" else _sliced(apply))
 
 
 def example_weight(valid) -> dict:

@@ -124,6 +124,17 @@ next session (same command, 70 min): on the baseline at every evaluation
 paper's 0.177), after a burst at steps ~1050-1300 (training loss up to 1.35,
 gradient norm 250 before clipping); results/adding/rnn_torch/.
 
+Planned 2026-12-04 21:30 UTC, before the run: the Transformer (ours, not in
+the paper; the probe's model and optimiser: 2 pre-norm blocks, d=64, Adam
+1e-3, clip 1) with the full protocol, seed 0,
+`--config=experiments/configs/adding.py:transformer --config.num_steps=15630
+--config.eval_every=1000 --workdir=workdirs/adding/transformer_full`;
+reported at the last step with the whole curve, nothing selected. Its final
+layer computes only the last position's row (`model.apply(..., last=1)`:
+the same function, loss equal and gradients within 2e-6 of the full pass;
+445 against 839 ms per training step on the 2-vCPU AMD EPYC), so the run
+takes about 2 h here instead of 3.7.
+
 `:small` (and `:small_<model>`) is the CI config: T=20, a few hundred
 examples, tiny models, seconds.
 """

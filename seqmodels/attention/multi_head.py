@@ -97,21 +97,45 @@ class MultiHeadAttention:
               mask: Bool[Array, "..."] | None = None, causal: bool = False,
               lengths: Int[Array, ""] | None = None, context_lengths: Int[Array, ""] | None = None,
               positions: Int[Array, "T"] | None = None, key: Key | None = None,
-              deterministic: bool = False, return_weights: bool = False):
+              deterministic: bool = False, return_weights: bool = False, last: int | None = None):
         """Self-attention (context None) or cross-attention; y: [T, out_dim].
 
         With `return_weights` (dense path) returns (y, A) with A: [N, T, S].
+
+        `last` (self-attention only): compute just the last `last` rows, y: [last, out_dim] (and A:
+        [N, last, T]), equal to `apply(...)[-last:]`; every position still gives keys and values. For a
+        read-out at the end of a sequence (a regression or a classifier on the last step) this skips the
+        other T - last queries: the last layer's attention costs last/T of the full one.
         """
         self_attention = context is None
         context = x if self_attention else context
         if not self_attention and causal:
             masks.check_causal(x.shape[0], context.shape[0], name="MultiHeadAttention")
-        q, k, v = self.project(params, x, context)
+        T = x.shape[0]
+        if last is not None:
+            if not self_attention:
+                raise ValueError("MultiHeadAttention: last= applies to self-attention (context=None); in "
+                                 "cross-attention pass the query rows x[-last:] instead")
+            check_last(last, T, name="MultiHeadAttention")
+        first = 0 if last is None else T - last  # position of the first query computed
+        q, k, v = self.project(params, x[first:], context)
         if self.rotary and self_attention:
-            q = positional.rotary(q, positions, base=self.rotary_base)
+            q_positions = positions
+            if first:  # the queries sit at positions[first:]
+                positions = jnp.arange(T) if positions is None else jnp.asarray(positions)
+                q_positions = positions[first:] if positions.ndim == 1 else positions  # rotary names a bad shape
+            q = positional.rotary(q, q_positions, base=self.rotary_base)
             k = positional.rotary(k, positions, base=self.rotary_base)
         key_lengths = lengths if self_attention else context_lengths
-        common = dict(mask=mask, causal=causal, lengths=key_lengths, query_lengths=lengths)
+        query_lengths = lengths if lengths is None or not first else lengths - first  # of the rows computed
+        if first:
+            masks.check_mask(mask, self.num_heads, T, T, name="MultiHeadAttention")
+            if mask is not None and mask.ndim >= 2 and mask.shape[-2] == T:
+                mask = mask[..., first:, :]  # the rows of the queries computed
+            if causal:
+                mask = masks.combine(mask, masks.causal_mask(last, T, offset=first))
+                causal = False
+        common = dict(mask=mask, causal=causal, lengths=key_lengths, query_lengths=query_lengths)
         if return_weights:
             y, weights = dot_product.dot_product_attention(
                 q, k, v, **common, drop_rate=self.drop_rate, key=key, deterministic=deterministic,
@@ -119,7 +143,7 @@ class MultiHeadAttention:
         else:
             y = dot_product.attention(q, k, v, **common, drop_rate=self.drop_rate, key=key,
                                       deterministic=deterministic, impl=self.impl, block_size=self.block_size)
-        out = self._output(params, y, lengths)
+        out = self._output(params, y, query_lengths)
         return (out, weights) if return_weights else out
 
     def _output(self, params, y, lengths):
@@ -176,4 +200,11 @@ class MultiHeadAttention:
         return self._output(params, y, None)
 
 
-__all__ = ["MultiHeadAttention"]
+def check_last(last, T: int, *, name: str) -> None:
+    """`last` (the number of final positions to compute) must be a Python int in 1..T."""
+    if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= T:
+        raise ValueError(f"{name}: last must be an int in 1..T={T} (the number of final positions to "
+                         f"compute), got {last!r}")
+
+
+__all__ = ["MultiHeadAttention", "check_last"]

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Int, Key, Params
 from seqmodels.attention import dot_product, pooling, positional
-from seqmodels.attention.multi_head import MultiHeadAttention
+from seqmodels.attention.multi_head import MultiHeadAttention, check_last
 from seqmodels.nn import activations, dense, dropout, embedding, norms
 
 NORMS = ("pre", "post")
@@ -152,13 +152,15 @@ class Block:
             params["cross_norm"] = self._norm_init(dtype)
         return params
 
-    def _sublayer(self, norm_params, x, branch, *, key, deterministic):
-        """Residual connection around `branch`, pre- or post-norm, with dropout on the branch."""
+    def _sublayer(self, norm_params, x, branch, *, key, deterministic, last=None):
+        """Residual connection around `branch`, pre- or post-norm, with dropout on the branch; with `last`,
+        branch returns only the last `last` rows, and so does this."""
+        res = x if last is None else x[x.shape[0] - last:]
         if self.norm == "pre":
-            return x + dropout.apply(branch(self._norm(norm_params, x)), self.drop_rate, key=key,
-                                     deterministic=deterministic)
-        return self._norm(norm_params, x + dropout.apply(branch(x), self.drop_rate, key=key,
-                                                         deterministic=deterministic))
+            return res + dropout.apply(branch(self._norm(norm_params, x)), self.drop_rate, key=key,
+                                       deterministic=deterministic)
+        return self._norm(norm_params, res + dropout.apply(branch(x), self.drop_rate, key=key,
+                                                           deterministic=deterministic))
 
     def _mlp(self, params, x):
         h = activations.get(self.activation)(dense.apply(params["in"], x))  # [T, F]
@@ -182,20 +184,27 @@ class Block:
 
     def apply(self, params: Params, x: Float[Array, "T D"], memory: Float[Array, "S D"] | None = None, *,
               lengths: Int[Array, ""] | None = None, memory_lengths: Int[Array, ""] | None = None,
-              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T D"]:
+              key: Key | None = None, deterministic: bool = False, last: int | None = None) -> Float[Array, "T D"]:
+        """y: [T, D]; with `last`, only the last `last` rows, [last, D] (= apply(...)[-last:]; all T
+        positions still give the self-attention's keys and values): see MultiHeadAttention.apply."""
         self._check(x, memory)
+        if last is not None:
+            check_last(last, x.shape[0], name="Block")
+        first = 0 if last is None else x.shape[0] - last
+        row_lengths = lengths if lengths is None or not first else lengths - first  # of the rows computed
         k_attn, k_res1, k_cross, k_res2, k_res3 = _keys(key, 5)
         run = dict(deterministic=deterministic)
         x = self._sublayer(params["attn_norm"], x, lambda h: self.attention.apply(
-            params["attn"], h, causal=self.causal, lengths=lengths, key=k_attn, **run), key=k_res1, **run)
-        x = _zero_padding(x, lengths)
+            params["attn"], h, causal=self.causal, lengths=lengths, key=k_attn, last=last, **run),
+            key=k_res1, last=last, **run)
+        x = _zero_padding(x, row_lengths)
         if self.cross_attention:
             x = self._sublayer(params["cross_norm"], x, lambda h: self.cross.apply(
-                params["cross"], h, memory, lengths=lengths, context_lengths=memory_lengths, key=k_cross, **run),
-                key=k_res2, **run)
-            x = _zero_padding(x, lengths)
+                params["cross"], h, memory, lengths=row_lengths, context_lengths=memory_lengths, key=k_cross,
+                **run), key=k_res2, **run)
+            x = _zero_padding(x, row_lengths)
         x = self._sublayer(params["mlp_norm"], x, lambda h: self._mlp(params["mlp"], h), key=k_res3, **run)
-        return _zero_padding(x, lengths)
+        return _zero_padding(x, row_lengths)
 
     def init_cache(self, max_len: int, dtype=jnp.float32) -> Params:
         if not self.causal:
@@ -268,12 +277,20 @@ class Stack:
 
     def apply(self, params: Params, x: Float[Array, "T D"], memory: Float[Array, "S D"] | None = None, *,
               lengths: Int[Array, ""] | None = None, memory_lengths: Int[Array, ""] | None = None,
-              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T D"]:
+              key: Key | None = None, deterministic: bool = False, last: int | None = None) -> Float[Array, "T D"]:
+        """y: [T, D]; with `last`, only the last `last` rows, [last, D], computed by the final layer alone
+        (= apply(...)[-last:]; the layers below it run over all T positions): see Block.apply."""
+        if last is not None:
+            self.block._check_x(x)
+            check_last(last, x.shape[0], name="Stack")
+        first = 0 if last is None else x.shape[0] - last
         for i, k in enumerate(_keys(key, self.num_layers)):
             x = self.block.apply(params[f"layer_{i}"], x, memory, lengths=lengths, memory_lengths=memory_lengths,
-                                 key=k, deterministic=deterministic)
+                                 key=k, deterministic=deterministic,
+                                 last=last if i == self.num_layers - 1 else None)
         if self._final_norm:
-            x = _zero_padding(self.block._norm(params["final_norm"], x), lengths)
+            x = _zero_padding(self.block._norm(params["final_norm"], x),
+                              lengths if lengths is None or not first else lengths - first)
         return x
 
     def init_cache(self, max_len: int, dtype=jnp.float32) -> Params:
