@@ -72,6 +72,54 @@ def test_self_attention_matches_flax(case):
         np.testing.assert_array_equal(ours[4:], 0.0)  # flax leaves padded rows as the mean of all values
 
 
+@pytest.mark.parametrize("case", ["plain", "causal", "mask", "padding"])
+@pytest.mark.parametrize("last", [1, 3, T])
+def test_last_rows_match_flax_and_the_full_pass(case, last):
+    """`last=L`: the last L rows alone equal flax's attention of the queries x[-L:] to all of x (copied
+    weights, the same mask rows) and our full pass's last rows."""
+    x = inputs()
+    model, variables = flax_model_and_params(x)
+    params = copy_flax_params(variables)
+    kw, flax_mask = {}, None
+    if case == "causal":
+        kw, flax_mask = dict(causal=True), masks.causal_mask(T)[None, None]
+    elif case == "mask":
+        m = jnp.asarray(np.random.default_rng(0).random((N, T, T)) < 0.5) | jnp.eye(T, dtype=bool)
+        kw, flax_mask = dict(mask=m), m[None]
+    elif case == "padding":
+        kw, flax_mask = dict(lengths=5), masks.padding_mask(5, T, query_lengths=5)[None, None]
+    rows = slice(T - last, T)
+    ours = MHA.apply(params, x, last=last, **kw)
+    assert ours.shape == (last, D)
+    np.testing.assert_allclose(ours, MHA.apply(params, x, **kw)[rows], atol=1e-6, rtol=1e-6)
+    ref = model.apply(variables, x[None, rows], x[None], mask=None if flax_mask is None else flax_mask[..., rows, :])[0]
+    if case == "padding":  # rows past the length: zeros here, the mean of all values in flax
+        valid = jnp.arange(T)[rows] < 5
+        np.testing.assert_array_equal(ours[~valid], 0.0)
+        ours, ref = ours[valid], ref[valid]
+    np.testing.assert_allclose(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_last_rows_with_rotary_positions_weights_and_gradients():
+    mha = MultiHeadAttention(num_heads=N, head_dim=K, num_kv_heads=2, rotary=True)
+    params = mha.init(jax.random.key(3), D)
+    x = inputs(seed=4)
+    positions = jnp.arange(T) * 3 + 5
+    for kw in (dict(), dict(positions=positions), dict(causal=True, positions=positions)):
+        full = mha.apply(params, x, **kw)
+        np.testing.assert_allclose(mha.apply(params, x, last=2, **kw), full[-2:], atol=1e-6, rtol=1e-6)
+    y, w = MHA.apply(MHA.init(jax.random.key(0), D), x, causal=True, return_weights=True, last=2)
+    y_full, w_full = MHA.apply(MHA.init(jax.random.key(0), D), x, causal=True, return_weights=True)
+    assert w.shape == (N, 2, T)
+    np.testing.assert_allclose(w, w_full[:, -2:], atol=1e-6)
+    np.testing.assert_allclose(y, y_full[-2:], atol=1e-6)
+    grad = lambda f: jax.grad(lambda p: jnp.sum(f(p) ** 2))(params)  # noqa: E731
+    g_last = grad(lambda p: mha.apply(p, x, causal=True, last=1))
+    g_full = grad(lambda p: mha.apply(p, x, causal=True)[-1:])
+    for a, b in zip(jax.tree.leaves(g_last), jax.tree.leaves(g_full)):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
+
+
 def test_cross_attention_matches_flax():
     x, context = inputs(), inputs(T=S, seed=1)
     model, variables = flax_model_and_params(x, context)
@@ -205,6 +253,12 @@ def test_loss_goes_down():
     (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(D=5)), r"expected input \[..., 16\]"),
     (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), inputs(T=S), causal=True), "T == S"),
     (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), mask=jnp.ones((T, T + 1), bool)),
+     r"\[T, S\] = \[7, 7\]"),
+    (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), last=0), r"last must be an int in 1..T=7"),
+    (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), last=T + 1), r"1..T=7.*got 8"),
+    (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), last=1.0), "last must be an int"),
+    (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), inputs(T=S), last=1), "self-attention"),
+    (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), mask=jnp.ones((T, T + 1), bool), last=2),
      r"\[T, S\] = \[7, 7\]"),
 ])
 def test_bad_input_raises(make, match):

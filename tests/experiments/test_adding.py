@@ -55,6 +55,21 @@ def test_recurrent_torch_init_has_pytorchs_parameters():
         sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
 
 
+@pytest.mark.parametrize("name", adding_config.MODELS)
+def test_last_steps_equal_the_full_output(name):
+    """apply(..., last=L) (what adding scores through, L=1) = the full output's last L steps, for every model
+    (the Transformer computes only those rows in its final layer); a bad `last` names the range."""
+    model = sequence_models.build(adding_config.get_config(f"small_{name}").model, input_size=2, output_size=1,
+                                  causal=False)
+    params = model.init(jax.random.key(0))
+    xs = jax.random.uniform(jax.random.key(1), (3, 11, 2))
+    full = model.apply(params, xs)
+    for last in (1, 4):
+        np.testing.assert_allclose(model.apply(params, xs, last=last), full[:, 11 - last:], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"last must be an int in 1..T=11"):
+        model.apply(params, xs, last=12)
+
+
 def test_tcn_init_is_the_papers_code():
     """Weight-normed convs from PyTorch's U(+-1/sqrt(fan_in)) (the code's N(0, 0.01) never takes effect
     under weight_norm), read-out N(0, 0.01)."""

@@ -90,6 +90,47 @@ def test_block_matches_flax(norm, kind):
         np.testing.assert_array_equal(ours[6:], 0.0)
 
 
+@pytest.mark.parametrize("norm", ["pre", "post"])
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+def test_block_last_rows_match_flax(norm, kind):
+    """Block.apply(last=L) computes only the last L rows; they equal the flax block's (full pass)."""
+    cross = kind == "decoder"
+    x = jax.random.normal(jax.random.key(0), (T, D))
+    memory = jax.random.normal(jax.random.key(1), (5, D))
+    flax_block = FlaxBlock(pre_norm=norm == "pre", cross=cross)
+    self_mask = fnn.make_causal_mask(jnp.ones((1, T))) if cross else None
+    variables = flax_block.init(jax.random.key(2), x[None], memory[None] if cross else None, self_mask)
+    ref = flax_block.apply(variables, x[None], memory[None] if cross else None, self_mask)[0]
+    block = tf.Block(D, N, F, causal=cross, cross_attention=cross, norm=norm)
+    params = from_flax(variables["params"], cross)
+    for last in (1, 3, T):
+        ours = block.apply(params, x, memory if cross else None, last=last)
+        assert ours.shape == (last, D)
+        np.testing.assert_allclose(ours, ref[T - last:], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("spec", [
+    dict(), dict(causal=True), dict(norm="post", norm_type="rms"), dict(causal=True, rotary=True, num_kv_heads=2),
+    dict(causal=True, attn_impl="blockwise", block_size=4), dict(causal=True, cross_attention=True),
+])
+@pytest.mark.parametrize("lengths", [None, 6, 2])
+def test_stack_last_rows_equal_the_full_pass(spec, lengths):
+    """Stack.apply(last=L): the layers below run in full, the final one computes L rows; values and
+    gradients equal the full pass's last rows (padding rows among them are zeros in both)."""
+    stack = tf.Stack(tf.Block(D, N, F, **spec), 2)
+    params = stack.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (T, D))
+    memory = jax.random.normal(jax.random.key(2), (5, D)) if spec.get("cross_attention") else None
+    run = lambda p, last=None: stack.apply(p, x, memory, lengths=lengths, deterministic=True, last=last)  # noqa: E731
+    full = run(params)
+    for last in (1, 3):
+        np.testing.assert_allclose(run(params, last), full[T - last:], atol=1e-5, rtol=1e-5)
+    g_last = jax.grad(lambda p: jnp.sum(run(p, 3) ** 2))(params)
+    g_full = jax.grad(lambda p: jnp.sum(run(p)[T - 3:] ** 2))(params)
+    for a, b in zip(jax.tree.leaves(g_last), jax.tree.leaves(g_full)):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+
+
 # --------------------------------------------------------------------------- cached decoding
 
 
@@ -330,6 +371,12 @@ def test_encoder_decoder_learns_to_copy():
         tf.Block(D, N, F, causal=True, cross_attention=True).init(jax.random.key(0)), jnp.ones((T, D))),
      "memory of shape"),
     (lambda: tf.Block(D, N, F).init_cache(4), "causal block"),
+    (lambda: tf.Block(D, N, F).apply(tf.Block(D, N, F).init(jax.random.key(0)), jnp.ones((T, D)), last=T + 1),
+     r"Block: last must be an int in 1..T=8"),
+    (lambda: tf.Stack(tf.Block(D, N, F), 2).apply(tf.Stack(tf.Block(D, N, F), 2).init(jax.random.key(0)),
+                                                  jnp.ones((T, D)), last=0), r"Stack: last must be an int"),
+    (lambda: tf.Stack(tf.Block(D, N, F), 2).apply(tf.Stack(tf.Block(D, N, F), 2).init(jax.random.key(0)),
+                                                  jnp.ones((T,)), last=1), r"expected x of shape \[T, 16\]"),
     (lambda: lm_spec().apply(lm_spec().init(jax.random.key(0)), jnp.zeros(20, int)), "longer than max_len=16"),
 ])
 def test_bad_input_raises(make, match):
