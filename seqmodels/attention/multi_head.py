@@ -23,6 +23,7 @@ plain dict {'query', 'key', 'value', 'out'} of `nn.dense` params.
 """
 
 import dataclasses
+import numbers
 
 import jax
 import jax.numpy as jnp
@@ -80,10 +81,8 @@ class MultiHeadAttention:
 
     def project(self, params: Params, x: Float[Array, "T D"], context: Float[Array, "S D"]):
         """q: [T, N, K], k: [S, N', K], v: [S, N', K] (no positions applied)."""
-        for arr, what in ((x, "x"), (context, "context")):
-            if arr.ndim != 2:
-                raise ValueError(f"MultiHeadAttention: expected {what} of shape [T, D] (one example; vmap over "
-                                 f"the batch), got shape {arr.shape}")
+        _check_rank2(x, "x")
+        _check_rank2(context, "context")
         T, S = x.shape[0], context.shape[0]
         N, Nkv, K = self.num_heads, self.kv_heads, self.head_dim
         q = dense.apply(params["query"], x).reshape(T, N, K)  # [T, N, K]
@@ -105,10 +104,13 @@ class MultiHeadAttention:
         `last` (self-attention only): compute just the last `last` rows, y: [last, out_dim] (and A:
         [N, last, T]), equal to `apply(...)[-last:]`; every position still gives keys and values. For a
         read-out at the end of a sequence (a regression or a classifier on the last step) this skips the
-        other T - last queries: the last layer's attention costs last/T of the full one.
+        other T - last queries: the last layer's attention costs last/T of the full one. (With causal=True
+        the rows are masked by an explicit [last, T] mask, so the blockwise path visits every tile: meant
+        for small `last`.)
         """
         self_attention = context is None
         context = x if self_attention else context
+        _check_rank2(x, "x")
         if not self_attention and causal:
             masks.check_causal(x.shape[0], context.shape[0], name="MultiHeadAttention")
         T = x.shape[0]
@@ -117,17 +119,22 @@ class MultiHeadAttention:
                 raise ValueError("MultiHeadAttention: last= applies to self-attention (context=None); in "
                                  "cross-attention pass the query rows x[-last:] instead")
             check_last(last, T, name="MultiHeadAttention")
-        first = 0 if last is None else T - last  # position of the first query computed
+        first = 0 if last is None else T - int(last)  # position of the first query computed
         q, k, v = self.project(params, x[first:], context)
         if self.rotary and self_attention:
             q_positions = positions
             if first:  # the queries sit at positions[first:]
-                positions = jnp.arange(T) if positions is None else jnp.asarray(positions)
-                q_positions = positions[first:] if positions.ndim == 1 else positions  # rotary names a bad shape
+                if positions is None or isinstance(positions, int):  # an int P means 0..P-1, as in rotary
+                    positions = jnp.arange(T if positions is None else positions)
+                positions = jnp.asarray(positions)
+                if positions.shape != (T,):
+                    raise ValueError(f"MultiHeadAttention: expected positions of shape [T] = [{T}], got shape "
+                                     f"{positions.shape}")
+                q_positions = positions[first:]
             q = positional.rotary(q, q_positions, base=self.rotary_base)
             k = positional.rotary(k, positions, base=self.rotary_base)
         key_lengths = lengths if self_attention else context_lengths
-        query_lengths = lengths if lengths is None or not first else lengths - first  # of the rows computed
+        query_lengths = rows_lengths(lengths, first)
         if first:
             masks.check_mask(mask, self.num_heads, T, T, name="MultiHeadAttention")
             if mask is not None and mask.ndim >= 2 and mask.shape[-2] == T:
@@ -200,11 +207,24 @@ class MultiHeadAttention:
         return self._output(params, y, None)
 
 
+def _check_rank2(arr, what: str) -> None:
+    if arr.ndim != 2:
+        raise ValueError(f"MultiHeadAttention: expected {what} of shape [T, D] (one example; vmap over the "
+                         f"batch), got shape {arr.shape}")
+
+
 def check_last(last, T: int, *, name: str) -> None:
-    """`last` (the number of final positions to compute) must be a Python int in 1..T."""
-    if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= T:
+    """`last` (the number of final positions to compute) must be an integer (not traced) in 1..T."""
+    if isinstance(last, bool) or not isinstance(last, numbers.Integral) or not 1 <= last <= T:
         raise ValueError(f"{name}: last must be an int in 1..T={T} (the number of final positions to "
                          f"compute), got {last!r}")
 
 
-__all__ = ["MultiHeadAttention", "check_last"]
+def rows_lengths(lengths: Int[Array, ""] | None, first: int) -> Int[Array, ""] | None:
+    """The valid length counted from row `first` on (0 when lengths <= first; unsigned types included)."""
+    if lengths is None or not first:
+        return lengths
+    return jnp.maximum(lengths, first) - first
+
+
+__all__ = ["MultiHeadAttention", "check_last", "rows_lengths"]

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Int, Key, Params
 from seqmodels.attention import dot_product, pooling, positional
-from seqmodels.attention.multi_head import MultiHeadAttention, check_last
+from seqmodels.attention.multi_head import MultiHeadAttention, check_last, rows_lengths
 from seqmodels.nn import activations, dense, dropout, embedding, norms
 
 NORMS = ("pre", "post")
@@ -190,8 +190,7 @@ class Block:
         self._check(x, memory)
         if last is not None:
             check_last(last, x.shape[0], name="Block")
-        first = 0 if last is None else x.shape[0] - last
-        row_lengths = lengths if lengths is None or not first else lengths - first  # of the rows computed
+        row_lengths = rows_lengths(lengths, 0 if last is None else x.shape[0] - int(last))  # of the rows computed
         k_attn, k_res1, k_cross, k_res2, k_res3 = _keys(key, 5)
         run = dict(deterministic=deterministic)
         x = self._sublayer(params["attn_norm"], x, lambda h: self.attention.apply(
@@ -283,14 +282,13 @@ class Stack:
         if last is not None:
             self.block._check_x(x)
             check_last(last, x.shape[0], name="Stack")
-        first = 0 if last is None else x.shape[0] - last
+        first = 0 if last is None else x.shape[0] - int(last)
         for i, k in enumerate(_keys(key, self.num_layers)):
             x = self.block.apply(params[f"layer_{i}"], x, memory, lengths=lengths, memory_lengths=memory_lengths,
                                  key=k, deterministic=deterministic,
                                  last=last if i == self.num_layers - 1 else None)
         if self._final_norm:
-            x = _zero_padding(self.block._norm(params["final_norm"], x),
-                              lengths if lengths is None or not first else lengths - first)
+            x = _zero_padding(self.block._norm(params["final_norm"], x), rows_lengths(lengths, first))
         return x
 
     def init_cache(self, max_len: int, dtype=jnp.float32) -> Params:

@@ -89,7 +89,7 @@ def test_last_rows_match_flax_and_the_full_pass(case, last):
     elif case == "padding":
         kw, flax_mask = dict(lengths=5), masks.padding_mask(5, T, query_lengths=5)[None, None]
     rows = slice(T - last, T)
-    ours = MHA.apply(params, x, last=last, **kw)
+    ours = MHA.apply(params, x, last=np.int64(last), **kw)  # any integer type
     assert ours.shape == (last, D)
     np.testing.assert_allclose(ours, MHA.apply(params, x, **kw)[rows], atol=1e-6, rtol=1e-6)
     ref = model.apply(variables, x[None, rows], x[None], mask=None if flax_mask is None else flax_mask[..., rows, :])[0]
@@ -105,7 +105,9 @@ def test_last_rows_with_rotary_positions_weights_and_gradients():
     params = mha.init(jax.random.key(3), D)
     x = inputs(seed=4)
     positions = jnp.arange(T) * 3 + 5
-    for kw in (dict(), dict(positions=positions), dict(causal=True, positions=positions)):
+    for kw in (dict(), dict(positions=positions), dict(causal=True, positions=positions), dict(positions=T),
+               dict(lengths=jnp.asarray(3, jnp.uint8)), dict(lengths=jnp.asarray(6, jnp.uint32), causal=True),
+               dict(mask=jnp.arange(T)[None, None, :] % 3 > 0, causal=True)):  # a broadcast mask, with causal
         full = mha.apply(params, x, **kw)
         np.testing.assert_allclose(mha.apply(params, x, last=2, **kw), full[-2:], atol=1e-6, rtol=1e-6)
     y, w = MHA.apply(MHA.init(jax.random.key(0), D), x, causal=True, return_weights=True, last=2)
@@ -257,6 +259,10 @@ def test_loss_goes_down():
     (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), last=0), r"last must be an int in 1..T=7"),
     (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), last=T + 1), r"1..T=7.*got 8"),
     (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), last=1.0), "last must be an int"),
+    (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs()[0], last=1), r"x of shape \[T, D\].*got shape \(16,\)"),
+    (lambda: MultiHeadAttention(num_heads=N, head_dim=K, rotary=True).apply(
+        MHA.init(jax.random.key(0), D), inputs(), positions=jnp.arange(T + 1), last=2),
+     r"positions of shape \[T\] = \[7\], got shape \(8,\)"),
     (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), inputs(T=S), last=1), "self-attention"),
     (lambda: MHA.apply(MHA.init(jax.random.key(0), D), inputs(), mask=jnp.ones((T, T + 1), bool), last=2),
      r"\[T, S\] = \[7, 7\]"),

@@ -100,12 +100,15 @@ def test_block_matches_flax(norm, kind):
     dict(), dict(causal=True), dict(norm="post", norm_type="rms"), dict(causal=True, rotary=True, num_kv_heads=2),
     dict(causal=True, attn_impl="blockwise", block_size=4), dict(causal=True, cross_attention=True),
 ])
-@pytest.mark.parametrize("lengths", [None, 6, 2])
+@pytest.mark.parametrize("lengths", [None, 6, 2, np.uint8(2)])
 def test_stack_last_rows_equal_the_full_pass(spec, lengths):
     """Stack.apply(last=L): the layers below run in full, the final one computes L rows; values and
     gradients equal the full pass's last rows (padding rows among them are zeros in both)."""
     stack = tf.Stack(tf.Block(D, N, F, **spec), 2)
     params = stack.init(jax.random.key(0))
+    noise = jax.random.split(jax.random.key(3), len(jax.tree.leaves(params)))  # non-zero biases: padding shows
+    params = jax.tree.unflatten(jax.tree.structure(params), [
+        p + 0.1 * jax.random.normal(k, p.shape) for p, k in zip(jax.tree.leaves(params), noise)])
     x = jax.random.normal(jax.random.key(1), (T, D))
     memory = jax.random.normal(jax.random.key(2), (5, D)) if spec.get("cross_attention") else None
     run = lambda p, last=None: stack.apply(p, x, memory, lengths=lengths, deterministic=True, last=last)  # noqa: E731
