@@ -185,12 +185,20 @@ class _Tiling:
     causal: bool
     scale: float
     drop_rate: float
+    key_len: int | None = None  # a static key length (keys from it on are masked); None: all S keys
+
+    @property
+    def static_keys(self) -> int:
+        return self.S if self.key_len is None else max(0, min(self.key_len, self.S))
 
     def tiles(self) -> list[tuple[bool, tuple[np.ndarray, np.ndarray]]]:
-        """Groups of (i, j) tile indices, row-major, each with a flag: does the causal mask cut the tile?
+        """Groups of (i, j) tile indices, row-major, each with a flag: do the static masks cut the tile?
 
         Causal attention drops the tiles above the diagonal and masks only
-        those the diagonal crosses; the others need no causal mask at all.
+        those the diagonal crosses; the others need no causal mask at all. A
+        static key length (`lengths` given as a Python int, or the padding
+        `attention` adds) likewise drops the tiles past it and masks only
+        the one it crosses.
         """
         nq, nk = self.T // self.block_q, self.S // self.block_k
         below, crossed = [], []
@@ -198,12 +206,17 @@ class _Tiling:
             for j in range(nk):
                 first_t, last_t = i * self.block_q, (i + 1) * self.block_q - 1
                 first_s, last_s = j * self.block_k, (j + 1) * self.block_k - 1
-                if not self.causal or last_s <= first_t:
-                    below.append((i, j))
-                elif first_s <= last_t:
-                    crossed.append((i, j))
+                if first_s >= self.static_keys or (self.causal and first_s > last_t):
+                    continue  # nothing visible in this tile
+                cut = (self.causal and last_s > first_t) or last_s >= self.static_keys
+                (crossed if cut else below).append((i, j))
         groups = [(False, below), (True, crossed)]
         return [(cut, tuple(np.asarray(pairs, np.int32).T)) for cut, pairs in groups if pairs]
+
+
+def _is_static_int(x) -> bool:
+    """A key length known at trace time (a Python or NumPy integer, not a traced array)."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def _tile_mask(cfg: _Tiling, cut: bool, i, j, aux: dict) -> Bool[Array, "Nm Bq Bk"] | None:
@@ -211,8 +224,10 @@ def _tile_mask(cfg: _Tiling, cut: bool, i, j, aux: dict) -> Bool[Array, "Nm Bq B
     t = i * cfg.block_q + jnp.arange(cfg.block_q)[:, None]  # [Bq, 1]
     s = j * cfg.block_k + jnp.arange(cfg.block_k)[None, :]  # [1, Bk]
     parts = []
-    if cut:
+    if cut and cfg.causal:
         parts.append(s <= t)  # [Bq, Bk]
+    if cut and cfg.static_keys < cfg.S:
+        parts.append(s < cfg.static_keys)  # [1, Bk]
     if "lengths" in aux:
         parts.append(s < aux["lengths"])  # [1, Bk]
     if "query_lengths" in aux:
@@ -382,6 +397,8 @@ def blockwise_attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: 
     and S); each must divide its length, else ValueError (`attention` pads
     for you). An explicit `mask` is sliced per tile, but is itself [T, S]:
     for linear memory express the pattern with causal / lengths instead.
+    `lengths` as a Python int is static: the tiles past it are skipped and
+    only the one it crosses is masked (an array is applied to every tile).
     Dropout on the weights draws its bits tile by tile from `key` (a
     different pattern from the dense path's for the same key; see
     `blockwise_dropout_factors`).
@@ -402,12 +419,14 @@ def blockwise_attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: 
     dropping = drop_rate > 0.0 and not deterministic
     if dropping and key is None:
         raise ValueError("blockwise_attention: dropout with drop_rate > 0 needs a PRNG `key` (or deterministic=True)")
+    static_len = _is_static_int(lengths)  # a Python int: tiles past it are skipped, not masked
     cfg = _Tiling(T=T, S=S, block_q=block_q, block_k=block_k, causal=bool(causal),
-                  scale=_default_scale(K, scale), drop_rate=float(drop_rate) if dropping else 0.0)
+                  scale=_default_scale(K, scale), drop_rate=float(drop_rate) if dropping else 0.0,
+                  key_len=int(lengths) if static_len else None)
     aux = {}
     if mask is not None:
         aux["mask"] = jnp.reshape(mask, (1,) * (3 - mask.ndim) + mask.shape)  # [Nm, Tm, Sm]
-    if lengths is not None:
+    if lengths is not None and not static_len:
         aux["lengths"] = jnp.asarray(lengths, jnp.int32)
     if query_lengths is not None:
         aux["query_lengths"] = jnp.asarray(query_lengths, jnp.int32)
@@ -457,7 +476,10 @@ def attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: Float[Arra
         mask = jnp.reshape(mask, (1,) * (3 - mask.ndim) + mask.shape)
         mask = jnp.pad(mask, ((0, 0), (0, Tp - T if mask.shape[1] > 1 else 0),
                               (0, Sp - S if mask.shape[2] > 1 else 0)))
-    lengths = S if lengths is None else jnp.minimum(lengths, S)
+    if lengths is None or _is_static_int(lengths):  # static: only the tiles the limit crosses are masked
+        lengths = S if lengths is None else min(int(lengths), S)
+    else:
+        lengths = jnp.minimum(lengths, S)
     y = blockwise_attention(pad(q, Tp), pad(k, Sp), pad(v, Sp), mask=mask, lengths=lengths, **common)
     return y[:T]
 

@@ -1,6 +1,7 @@
 """Dot-product attention: dense reference vs jax.nn, blockwise vs dense (values and gradients),
 hand-computed values, causality and padding properties, memory growth, bad input."""
 
+import dataclasses
 import functools
 
 import jax
@@ -42,6 +43,7 @@ CASES = {
     "causal": dict(causal=True),
     "lengths": dict(lengths=7, query_lengths=7),
     "causal+lengths": dict(causal=True, lengths=5, query_lengths=9),
+    "causal+lengths (arrays)": dict(causal=True, lengths=jnp.asarray(5), query_lengths=jnp.asarray(9)),
     "mask[T,S]": dict(mask=jnp.asarray(RANDOM_MASK)),
     "mask[N,T,S]+causal": dict(mask=HEAD_MASK, causal=True),
     "scale": dict(scale=0.3),
@@ -173,6 +175,23 @@ def test_blockwise_empty_rows_are_zero_with_finite_gradients():
     f = lambda q: dp.blockwise_attention(q, k, v, lengths=0, block_size=4)  # noqa: E731
     np.testing.assert_array_equal(f(q), 0.0)
     assert np.isfinite(jax.grad(lambda q: f(q).sum())(q)).all()
+
+
+def test_blockwise_static_lengths_skip_the_tiles_past_them():
+    """A Python-int `lengths` is static: tiles past it are dropped, only the one it crosses is masked."""
+    cfg = dp._Tiling(T=8, S=12, block_q=4, block_k=4, causal=False, scale=1.0, drop_rate=0.0, key_len=5)
+    assert {cut: list(zip(*(a.tolist() for a in ij))) for cut, ij in cfg.tiles()} == {
+        False: [(0, 0), (1, 0)], True: [(0, 1), (1, 1)]}
+    causal = dataclasses.replace(cfg, T=12, causal=True, key_len=6)
+    assert {cut: list(zip(*(a.tolist() for a in ij))) for cut, ij in causal.tiles()} == {
+        False: [(1, 0), (2, 0)], True: [(0, 0), (1, 1), (2, 1)]}
+    q, k, v = qkv(T=8, S=12)
+    for n in (-2, 0, 3, 5, 8, 12, 20, np.int32(5), np.int64(9)):
+        fast = functools.partial(dp.blockwise_attention, lengths=n, block_size=4)
+        ref = functools.partial(dp.dot_product_attention, lengths=n)
+        np.testing.assert_allclose(fast(q, k, v), ref(q, k, v), atol=1e-5, err_msg=f"lengths={n}")
+        for g_fast, g_ref in zip(_grads(fast, q, k, v), _grads(ref, q, k, v)):
+            np.testing.assert_allclose(g_fast, g_ref, atol=1e-5, err_msg=f"lengths={n}")
 
 
 @pytest.mark.parametrize("T_, causal", [(37, True), (530, False)])
