@@ -52,6 +52,17 @@ digits 12-13%), where the paper's sit after full training. The Transformer row (
 steps 500-2000, the recalled digits at 13% / 15% / 17% / 27%: it is starting
 to leave the baseline.
 
+Planned 2026-12-05 00:50 UTC, before the run: the Transformer (ours, not in
+the paper; the probe's model and optimiser) with the full protocol, seed 0,
+`--config=experiments/configs/copy_memory.py:transformer
+--config.num_steps=15650 --config.eval_every=500
+--workdir=workdirs/copy_memory/transformer_full`; reported at the last step
+with the whole curve, nothing selected. Every one of the 1020 positions is
+scored, so `last=` cannot help; a training step takes about 0.7 s on the
+2-vCPU AMD EPYC (B=32; the two blockwise attention layers are ~85% of it),
+about 3 h for the protocol: the run is resumed with the same command in a
+later session where one session is too short.
+
 `:<model>_valid` (e.g. `:tcn_valid`): the same run plus a held-out
 validation set (1,000 sequences of their own seed; the training data are
 unchanged), evaluated beside the test set; the reported parameters are the
