@@ -52,7 +52,7 @@ digits 12-13%), where the paper's sit after full training. The Transformer row (
 steps 500-2000, the recalled digits at 13% / 15% / 17% / 27%: it is starting
 to leave the baseline.
 
-Planned 2026-12-05 00:50 UTC, before the run: the Transformer (ours, not in
+Planned 2026-12-05 00:32 UTC, before the run: the Transformer (ours, not in
 the paper; the probe's model and optimiser) with the full protocol, seed 0,
 `--config=experiments/configs/copy_memory.py:transformer
 --config.num_steps=15650 --config.eval_every=500
