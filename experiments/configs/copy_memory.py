@@ -63,6 +63,15 @@ scored, so `last=` cannot help; a training step takes about 0.7 s on the
 about 3 h for the protocol: the run is resumed with the same command in a
 later session where one session is too short.
 
+Planned 2026-12-05 00:35 UTC, before the run: the GRU with the paper's
+PyTorch parameterisation (`--config.model.gru.init=torch`; on adding it
+reproduced the paper's GRU where the default init did not), seed 0, the
+full protocol, `--config=experiments/configs/copy_memory.py:gru
+--config.model.gru.init=torch --config.num_steps=15650 --config.eval_every=500
+--workdir=workdirs/copy_memory/gru_torch`, beside the Transformer's run;
+reported at the last step with the whole curve, nothing selected (the
+paper: 0.0197, the memoryless baseline 0.0204).
+
 `:<model>_valid` (e.g. `:tcn_valid`): the same run plus a held-out
 validation set (1,000 sequences of their own seed; the training data are
 unchanged), evaluated beside the test set; the reported parameters are the
