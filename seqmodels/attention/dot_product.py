@@ -398,7 +398,8 @@ def blockwise_attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: 
     for you). An explicit `mask` is sliced per tile, but is itself [T, S]:
     for linear memory express the pattern with causal / lengths instead.
     `lengths` as a Python int is static: the tiles past it are skipped and
-    only the one it crosses is masked (an array is applied to every tile).
+    only the one it crosses is masked (an array is applied to every tile;
+    pass one where many different lengths would each compile their own tiles).
     Dropout on the weights draws its bits tile by tile from `key` (a
     different pattern from the dense path's for the same key; see
     `blockwise_dropout_factors`).
