@@ -4,10 +4,10 @@ dot-product scores, padding, a tiny training run, bad input."""
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from seqmodels.attention import additive
+from tests.helpers import adam_train
 
 S, DQ, DK, H = 6, 3, 5, 4
 
@@ -90,13 +90,8 @@ def test_bahdanau_learns_to_point():
     q = jnp.ones(DQ)
     params = additive.bahdanau_init(jax.random.key(2), DQ, DK, H)
     loss = lambda p: jnp.sum((additive.bahdanau_apply(p, q, keys, values)[0] - values[2]) ** 2)  # noqa: E731
-    opt = optax.adam(0.05)
-    state, first = opt.init(params), loss(params)
-    step = jax.jit(lambda p, s: (lambda g: (lambda u, s2: (optax.apply_updates(p, u), s2))(*opt.update(g, s)))(
-        jax.grad(loss)(p)))
-    for _ in range(60):
-        params, state = step(params, state)
-    assert loss(params) < 0.2 * first
+    params, losses = adam_train(loss, params, learning_rate=0.05, steps=60)
+    assert loss(params) < 0.2 * losses[0]
 
 
 @pytest.mark.parametrize("call, match", [

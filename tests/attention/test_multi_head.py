@@ -5,13 +5,13 @@ import flax.linen as fnn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from seqmodels.attention import kv_cache, masks
 from seqmodels.attention.multi_head import MultiHeadAttention
+from tests.helpers import adam_train
 
 T, S, D, N, K = 7, 9, 16, 4, 4
 
@@ -229,19 +229,9 @@ def test_causality(t, seed):
 def test_loss_goes_down():
     x, target = inputs(), inputs(seed=5)
     params = MHA.init(jax.random.key(0), D)
-    opt = optax.adam(1e-2)
     loss = lambda p: jnp.mean((MHA.apply(p, x) - target) ** 2)  # noqa: E731
-
-    @jax.jit
-    def step(p, s):
-        value, g = jax.value_and_grad(loss)(p)
-        updates, s = opt.update(g, s)
-        return optax.apply_updates(p, updates), s, value
-
-    state, first = opt.init(params), loss(params)
-    for _ in range(40):
-        params, state, _ = step(params, state)
-    assert loss(params) < 0.5 * first
+    params, losses = adam_train(loss, params, learning_rate=1e-2, steps=40)
+    assert loss(params) < 0.5 * losses[0]
 
 
 # --------------------------------------------------------------------------- bad input

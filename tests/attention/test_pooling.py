@@ -3,10 +3,10 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from seqmodels.attention import pooling
+from tests.helpers import adam_train
 
 T, D = 7, 4
 
@@ -47,17 +47,8 @@ def test_learns_to_pick_the_marked_frame():
     h = jax.random.normal(jax.random.key(1), (T, D)).at[:, 0].set(-1.0).at[4, 0].set(1.0)
     params = pooling.init(jax.random.key(0), D)
     loss = lambda p: -jnp.log(pooling.apply(p, h)[1][4])  # noqa: E731
-    opt = optax.adam(0.1)
-    state, first = opt.init(params), loss(params)
-
-    @jax.jit
-    def step(p, s):
-        updates, s = opt.update(jax.grad(loss)(p), s)
-        return optax.apply_updates(p, updates), s
-
-    for _ in range(30):
-        params, state = step(params, state)
-    assert loss(params) < 0.2 * first
+    params, losses = adam_train(loss, params, learning_rate=0.1, steps=30)
+    assert loss(params) < 0.2 * losses[0]
 
 
 def test_bad_input_raises():

@@ -12,12 +12,12 @@ import jax
 import jax.extend
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from seqmodels.attention import sparse
+from tests.helpers import adam_train
 
 N, K = 2, 4
 
@@ -346,17 +346,5 @@ def test_loss_goes_down():
         q, k, v = (jnp.einsum("td,dh->th", x, w).reshape(T, N, K) for w in params["w"])  # [T, N, K]
         return jnp.mean((attend(q, k, v) - target)[:13] ** 2)
 
-    opt = optax.adam(3e-2)
-    state = opt.init(params)
-
-    @jax.jit
-    def train_step(params, state):
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, state = opt.update(grads, state)
-        return optax.apply_updates(params, updates), state, loss
-
-    losses = []
-    for _ in range(60):
-        params, state, loss = train_step(params, state)
-        losses.append(float(loss))
+    _, losses = adam_train(loss_fn, params, learning_rate=3e-2, steps=60)
     assert losses[-1] < 0.7 * losses[0], losses[::10]

@@ -5,7 +5,6 @@ import flax.linen as flax_nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from jax import lax
 
@@ -13,6 +12,7 @@ from seqmodels import recurrence
 from seqmodels.cells import GRU
 from tests.cells import helpers
 from tests.cells.helpers import D, T
+from tests.helpers import adam_train
 
 
 
@@ -135,17 +135,5 @@ def test_loss_goes_down():
         _, hs = jax.vmap(lambda x: recurrence.scan(cell, params["cell"], x))(xs)  # [B, T, H]
         return jnp.mean((hs @ params["V"] - targets) ** 2)
 
-    optimizer = optax.adam(3e-2)
-
-    @jax.jit
-    def train_step(params, opt_state):
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = optimizer.update(grads, opt_state)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    opt_state = optimizer.init(params)
-    losses = []
-    for _ in range(60):
-        params, opt_state, loss = train_step(params, opt_state)
-        losses.append(float(loss))
+    _, losses = adam_train(loss_fn, params, learning_rate=3e-2, steps=60)
     assert losses[-1] < 0.2 * losses[0], losses[::10]

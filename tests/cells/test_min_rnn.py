@@ -9,7 +9,6 @@ linear space) and `min_rnn.scan_log` (associative scan in log space).
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +17,7 @@ from seqmodels import recurrence
 from seqmodels.cells import MinGRU, MinLSTM, min_rnn
 from tests.cells import helpers
 from tests.cells.helpers import D, T
+from tests.helpers import adam_train
 
 CELLS = [MinGRU(D, 4), MinGRU(D, 4, log_space=False), MinLSTM(D, 4), MinLSTM(D, 4, log_space=False)]
 # Properties on the log_space cells, which have all three runners (plain, parallel, log);
@@ -224,17 +224,5 @@ def test_loss_goes_down():
         _, hs = jax.vmap(lambda x: min_rnn.scan_log(cell, params["cell"], x))(xs)  # [B, T, H]
         return jnp.mean((hs @ params["V"] + params["c"] - targets) ** 2)
 
-    optimizer = optax.adam(3e-2)
-
-    @jax.jit
-    def train_step(params, opt_state):
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = optimizer.update(grads, opt_state)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    opt_state = optimizer.init(params)
-    losses = []
-    for _ in range(60):
-        params, opt_state, loss = train_step(params, opt_state)
-        losses.append(float(loss))
+    _, losses = adam_train(loss_fn, params, learning_rate=3e-2, steps=60)
     assert losses[-1] < 0.3 * losses[0], losses[::10]

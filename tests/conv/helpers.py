@@ -4,7 +4,8 @@ PRNG compilation per shape), streaming through lax.scan, receptive spans."""
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
+
+from tests.helpers import adam_train  # noqa: F401  (the conv tests call helpers.adam_train)
 
 
 def normal(shape, seed=0, scale=1.0):
@@ -51,17 +52,3 @@ def random_params(spec, seed=0, scale=0.5, **init_kwargs):
     """Parameters shaped like spec.init's, every leaf N(0, scale^2), no PRNG compiled."""
     shapes = jax.eval_shape(lambda k: spec.init(k, **init_kwargs), jax.random.key(0))
     return randomize(shapes, seed, scale)
-
-
-def adam_train(loss_fn, params, *, learning_rate, steps):
-    """`steps` Adam updates of `loss_fn(params)` in one jitted lax.scan: (final params, losses [steps])."""
-    opt = optax.adam(learning_rate)
-
-    def body(carry, _):
-        params, state = carry
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, state = opt.update(grads, state)
-        return (optax.apply_updates(params, updates), state), loss
-
-    (params, _), losses = jax.jit(lambda p: jax.lax.scan(body, (p, opt.init(p)), None, length=steps))(params)
-    return params, losses

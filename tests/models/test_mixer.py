@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from seqmodels.models.mixer import Mixer, MixerBlock
+from tests.helpers import adam_train
 
 T, D, HT, HC = 8, 6, 5, 12
 
@@ -79,18 +80,8 @@ def test_mixer_learns_a_position_dependent_task():
         logits = jax.vmap(lambda i: model.apply(p, i))(ids)
         return optax.softmax_cross_entropy_with_integer_labels(logits, ids[:, 5]).mean()
 
-    opt = optax.adam(1e-2)
-    params = model.init(jax.random.key(1))
-    state, first = opt.init(params), loss(params)
-
-    @jax.jit
-    def step(p, s):
-        updates, s = opt.update(jax.grad(loss)(p), s)
-        return optax.apply_updates(p, updates), s
-
-    for _ in range(80):
-        params, state = step(params, state)
-    assert loss(params) < 0.3 * first
+    params, losses = adam_train(loss, model.init(jax.random.key(1)), learning_rate=1e-2, steps=80)
+    assert loss(params) < 0.3 * losses[0]
 
 
 @pytest.mark.parametrize("make, match", [

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from seqmodels.models import transformer as tf
+from tests.helpers import adam_train
 
 D, N, F, T, V = 16, 4, 32, 8, 11
 
@@ -305,18 +306,8 @@ def test_shapes_and_dtypes(norm_type, dtype):
 
 
 def _train(loss, params, steps, lr=3e-3):
-    opt = optax.adam(lr)
-
-    @jax.jit
-    def step(p, s):
-        value, g = jax.value_and_grad(loss)(p)
-        updates, s = opt.update(g, s)
-        return optax.apply_updates(p, updates), s, value
-
-    state, first = opt.init(params), loss(params)
-    for _ in range(steps):
-        params, state, _ = step(params, state)
-    return first, loss(params), params
+    params, losses = adam_train(loss, params, learning_rate=lr, steps=steps)
+    return losses[0], loss(params), params
 
 
 def test_lm_loss_goes_down_and_samples():
