@@ -74,8 +74,8 @@ def _attention_fn(method: str, T: int, K: int, block_size: int):
 
     if method == "seqmodels_blockwise":
         from seqmodels.attention import dot_product
-        return jax.vmap(lambda q, k, v: dot_product.blockwise_attention(
-            q, k, v, causal=True, block_size=block_size)), None
+        return jax.vmap(lambda q, k, v: dot_product.attention(  # pads T to a multiple of the block
+            q, k, v, causal=True, impl="blockwise", block_size=block_size)), None
     if method in ("seqmodels_local", "seqmodels_bigbird"):
         try:
             from seqmodels.attention import sparse
