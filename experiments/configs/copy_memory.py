@@ -61,7 +61,12 @@ with the whole curve, nothing selected. Every one of the 1020 positions is
 scored, so `last=` cannot help; a training step takes about 0.7 s on the
 2-vCPU AMD EPYC (B=32; the two blockwise attention layers are ~85% of it),
 about 3 h for the protocol: the run is resumed with the same command in a
-later session where one session is too short.
+later session where one session is too short. Progress when the
+2026-12-05 session ended (paused 00:48-01:16 and 02:41-02:56; not yet a
+result): test CE 0.0206 / 0.0204 / 0.0198 / 0.0182 at steps 500-2000 (the
+probe's curve again), 2.2e-3 at 2500 (99.6% of the digits recalled), 2.6e-4
+at 3000, 2.9e-5 at 4500, 1.5e-5 at 6000, 8.9e-6 at step 7000, every digit
+recalled from step 3000 on. To be finished with the same command.
 
 Planned 2026-12-05 00:35 UTC, before the run: the GRU with the paper's
 PyTorch parameterisation (`--config.model.gru.init=torch`; on adding it
