@@ -1,0 +1,20 @@
+"""benchmarks.attention's dense-family cases compute the same causal attention, at any length."""
+
+import jax
+import numpy as np
+import pytest
+
+from benchmarks import attention
+
+
+@pytest.mark.parametrize("T", [20, 24])  # 20: not a multiple of the tile (the blockwise case pads)
+def test_dense_family_cases_agree(T):
+    B, N, K = 2, 2, 4
+    q, k, v = (jax.random.normal(key, (B, T, N, K)) for key in jax.random.split(jax.random.key(0), 3))
+    outputs = {}
+    for method in ("seqmodels_blockwise", "jax_nn", "flax", "einsum"):
+        fn, reason = attention._attention_fn(method, T, K, block_size=8)
+        assert reason is None, (method, reason)
+        outputs[method] = np.asarray(jax.jit(fn)(q, k, v))
+    for method, y in outputs.items():
+        np.testing.assert_allclose(y, outputs["jax_nn"], atol=1e-5, err_msg=method)
