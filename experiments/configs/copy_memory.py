@@ -59,7 +59,7 @@ the paper; the probe's model and optimiser) with the full protocol, seed 0,
 --workdir=workdirs/copy_memory/transformer_full`; reported at the last step
 with the whole curve, nothing selected. Every one of the 1020 positions is
 scored, so `last=` cannot help; a training step takes about 0.7 s on the
-2-vCPU AMD EPYC (B=32; the two blockwise attention layers are ~85% of it),
+2-vCPU AMD EPYC (B=32; the two blockwise attention layers are ~75-90% of it),
 about 3 h for the protocol: the run is resumed with the same command in a
 later session where one session is too short. Progress when the
 2026-12-05 session ended (paused 00:48-01:16 and 02:41-02:56; not yet a
@@ -77,7 +77,7 @@ full protocol, `--config=experiments/configs/copy_memory.py:gru
 reported at the last step with the whole curve, nothing selected (the
 paper: 0.0197, the memoryless baseline 0.0204). Result (2327 s of
 training, the first ~12 min beside the Transformer's run; 16,040
-parameters): test CE 0.0232 at step 500, then 0.02039-0.02051 at every
+parameters): test CE 0.0232 at step 500, 0.0208 at 1000, then 0.02039-0.02051 at every later
 evaluation, 0.02040 at the last step, recalled digits 11-13% (chance
 12.5%): on the baseline throughout, like the default init;
 results/copy_memory/gru_torch/.
