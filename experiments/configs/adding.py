@@ -35,7 +35,7 @@ are as first computed, within a few % of the true means:
     model        steps run / protocol  test MSE   published  wall-clock
     tcn          15630 / 15630         2.83e-4    5.8e-5     53 min (2-core CPU, shared with one other run)
     lstm         15630 / 15630         9.47e-5    0.164      58 min (next to 2-4 other jobs; 2000-step probe: 0.1634)
-    lstm, init=torch  6000 / 15630     0.1646     0.164      17.7 min (probe: PyTorch's parameterisation stays on
+    lstm, init=torch  6000 / 15630     0.1646     0.164      17.6 min (probe: PyTorch's parameterisation stays on
                                                              the baseline at every evaluation; results/adding/lstm_torch_probe)
     gru          15630 / 15630         1.92e-4    5.3e-5     39 min (best eval 5.3e-5, step 14000)
     gru, init=torch 15630 / 15630      4.77e-5    5.3e-5     85 min (2-vCPU AMD EPYC, partly beside the CI run;

@@ -2,7 +2,7 @@
 
     python -m experiments.delay_sum --workdir=workdirs/delay_sum
 
-Runs in about 1 minute on a 2-core CPU (4000 steps). Expected (the lecture's example,
+Runs in about 1 minute on a 2-core CPU (4000 steps; 16 s of it training). Expected (the lecture's example,
 y(t) = x(t) + x(t-3)): the 4-tap TDNN learns the filter [1, 0, 0, 1] to
 1e-2 (seen: max error 4e-11), the 4-unit linear RNN reaches test MSE < 1e-4
 (seen: 1.7e-6), and the
