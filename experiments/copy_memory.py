@@ -45,7 +45,8 @@ NOTE = (
     'protocol (50 epochs, the paper code\'s default), 15650 steps: test CE 8.71e-5 at the last step (8.74e-5 as '
     'first reported; goal 1e-4 met; published 3.5e-5), recall accuracy 100%, best evaluation 4.8e-5 (step '
     '15250). LSTM/GRU/RNN: the full protocol, all on the memoryless baseline (recall at chance), as in the paper; '
-    'Transformer: a 2000-step probe.')
+    'Transformer: a 2000-step probe (0.0181), then the full protocol (results/copy_memory/transformer_full/): '
+    'test CE 2.26e-6 at the last step, every digit recalled from step 3000 on.')
 
 
 def make_task(config) -> Task:

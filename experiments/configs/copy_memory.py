@@ -35,6 +35,7 @@ computed (the difference is in the third digit):
     gru         15650 / 15650          0.02040   0.125       0.0197     3 + 45 min
     rnn         15650 / 15650          0.02041   0.125       0.0202     2.5 + 35 min
     transformer  2000 / 15650          0.01809   0.271       -          23 min
+    transformer 15650 / 15650          2.26e-6   1.000       -          126 min for the last 8650 steps (AMD VM, alone)
 
 The TCN goal (CE <= 1e-4) is met at the last step of the protocol: 8.71e-5
 (8.74e-5 as first reported), every recalled digit right (best evaluation
@@ -61,12 +62,16 @@ with the whole curve, nothing selected. Every one of the 1020 positions is
 scored, so `last=` cannot help; a training step takes about 0.7 s on the
 2-vCPU AMD EPYC (B=32; the two blockwise attention layers are ~75-90% of it),
 about 3 h for the protocol: the run is resumed with the same command in a
-later session where one session is too short. Progress when the
-2026-12-05 session ended (paused 00:48-01:16 and 02:41-02:56; not yet a
-result): test CE 0.0206 / 0.0204 / 0.0198 / 0.0182 at steps 500-2000 (the
-probe's curve again), 2.2e-3 at 2500 (99.6% of the digits recalled), 2.6e-4
-at 3000, 2.9e-5 at 4500, 1.5e-5 at 6000, 8.9e-6 at step 7000, every digit
-recalled from step 3000 on. To be finished with the same command.
+later session where one session is too short. Result (the first 7000
+steps in the first session, paused 00:48-01:16 and 02:41-02:56; resumed
+03:13-05:19 UTC from the step-7000 checkpoint with the same command, 7584 s
+for the last 8650 steps alone; the resumed step 7050 logged the same
+training loss as the first segment's): test CE 0.0206 / 0.0204 / 0.0198 /
+0.0182 at steps 500-2000 (the probe's curve again), 2.2e-3 at 2500 (99.6%
+of the digits recalled), 2.6e-4 at 3000, 2.9e-5 at 4500, 1.5e-5 at 6000,
+8.9e-6 at 7000, 4.3e-6 at 10500, 2.7e-6 at 14000, 2.26e-6 at the last step
+(15650), every digit recalled from step 3000 on; lower at every evaluation
+after 7500. results/copy_memory/transformer_full/.
 
 Planned 2026-12-05 00:35 UTC, before the run: the GRU with the paper's
 PyTorch parameterisation (`--config.model.gru.init=torch`; on adding it
