@@ -141,6 +141,17 @@ beside a CI run): test MSE 0.165 at step 1000, 0.0269 (2000), 6.7e-3
 (3000), 6.3e-4 (6000), 2.8e-4 (8000), 1.7e-4 (12000), 1.0e-4 (13000),
 6.0e-5 (14000), 1.2e-4 (15000), 6.48e-5 at the last step.
 
+Planned 2026-12-05 06:50 UTC, before the run: the LSTM with the paper's
+PyTorch parameterisation (`--config.model.lstm.init=torch`; its 6000-step
+probe stayed on the baseline where both default-init seeds had left it by
+step 5000) with the full protocol, seed 0,
+`--config=experiments/configs/adding.py:lstm --config.model.lstm.init=torch
+--config.num_steps=15630 --config.eval_every=1000
+--workdir=workdirs/adding/lstm_torch`, beside the copy-memory LSTM's
+init=torch run; reported at the last step with the whole curve, nothing
+selected (the paper: 0.164). The question: does the init alone explain the
+paper's LSTM row, over the whole protocol and not only 6000 steps?
+
 `:small` (and `:small_<model>`) is the CI config: T=20, a few hundred
 examples, tiny models, seconds.
 """

@@ -87,6 +87,15 @@ evaluation, 0.02040 at the last step, recalled digits 11-13% (chance
 12.5%): on the baseline throughout, like the default init;
 results/copy_memory/gru_torch/.
 
+Planned 2026-12-05 06:50 UTC, before the run: the LSTM with the paper's
+PyTorch parameterisation, seed 0, the full protocol,
+`--config=experiments/configs/copy_memory.py:lstm
+--config.model.lstm.init=torch --config.num_steps=15650
+--config.eval_every=500 --workdir=workdirs/copy_memory/lstm_torch`, beside
+the adding LSTM's init=torch run; reported at the last step with the whole
+curve, nothing selected (the paper: 0.0204, on the memoryless baseline, as
+our default-init LSTM).
+
 `:<model>_valid` (e.g. `:tcn_valid`): the same run plus a held-out
 validation set (1,000 sequences of their own seed; the training data are
 unchanged), evaluated beside the test set; the reported parameters are the
