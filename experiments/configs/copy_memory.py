@@ -96,6 +96,13 @@ the adding LSTM's init=torch run; reported at the last step with the whole
 curve, nothing selected (the paper: 0.0204, on the memoryless baseline, as
 our default-init LSTM).
 
+Planned 2026-12-05 06:52 UTC, before the run: the Elman RNN with the
+paper's PyTorch parameterisation, the same way (`:rnn
+--config.model.rnn.init=torch --config.num_steps=15650
+--config.eval_every=500 --workdir=workdirs/copy_memory/rnn_torch`), beside
+the two LSTM runs; last step, whole curve, nothing selected (the paper:
+0.0202, just under the baseline).
+
 `:<model>_valid` (e.g. `:tcn_valid`): the same run plus a held-out
 validation set (1,000 sequences of their own seed; the training data are
 unchanged), evaluated beside the test set; the reported parameters are the
