@@ -29,6 +29,7 @@ bench: setup
 	$(BIN)/python -m benchmarks.rnn
 	$(BIN)/python -m benchmarks.conv
 	$(BIN)/python -m benchmarks.attention
+	$(BIN)/python -m benchmarks.seq2seq_decode
 
 clean:
 	rm -rf $(VENV) workdirs .pytest_cache .hypothesis

@@ -40,6 +40,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.optimizer.schedule = "cosine"  # decays to end_factor * lr: the last digits of MSE need a small lr
     config.optimizer.warmup_steps = 100
     config.optimizer.end_factor = 1e-3
+    config.optimizer.clip_norm = 0.0  # global-norm gradient clipping, 0 = off (the NaN guard's advice names it)
 
     if variant == "small":  # CI smoke test
         config.num_steps = 60

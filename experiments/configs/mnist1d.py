@@ -101,6 +101,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.optimizer.name = "adam"
     config.optimizer.learning_rate = 1e-2  # the paper's
     config.optimizer.schedule = "constant"
+    config.optimizer.clip_norm = 0.0  # global-norm gradient clipping, 0 = off (the NaN guard's advice names it)
 
     if variant in (None, "plain"):
         pass

@@ -104,6 +104,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.optimizer.schedule = "cosine"
     config.optimizer.warmup_steps = 100
     config.optimizer.end_factor = 0.01
+    config.optimizer.clip_norm = 0.0  # global-norm gradient clipping, 0 = off (the NaN guard's advice names it)
 
     config.early_stopping = ml_collections.ConfigDict()
     config.early_stopping.metric = "val_nmse_best"  # the best seed's validation NMSE: picks (step, seed)

@@ -126,3 +126,29 @@ def test_reevaluate_scores_the_kept_checkpoints_without_training(uninterrupted, 
     missing = _launch(tmp_path, "--reevaluate")
     assert missing.returncode == 1 and "holds no checkpoints to evaluate" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def _config_variants():
+    from experiments.configs import adding, chorales, copy_memory, mnist1d, santa_fe
+    cases = [("delay_sum", None), ("delay_sum", "small")]
+    cases += [("mnist1d", v) for v in mnist1d.VARIANTS]
+    cases += [("chorales", v) for v in chorales.VARIANTS]
+    for name, module in (("adding", adding), ("copy_memory", copy_memory), ("santa_fe", santa_fe)):
+        cases += [(name, m) for m in module.MODELS]
+    return cases
+
+
+@pytest.mark.parametrize("name,variant", _config_variants())
+def test_every_experiment_config_takes_the_clip_norm_the_nan_message_suggests(name, variant):
+    """The NaN guard tells the user to clip gradients with `optimizer.clip_norm`: the flag must parse
+    (ml_collections refuses a field the config lacks) and reach the optimiser."""
+    from absl import flags
+    from ml_collections import config_flags
+
+    path = str(ROOT / "experiments" / "configs" / f"{name}.py") + (f":{variant}" if variant else "")
+    argv = ["prog", f"--config={path}", "--config.optimizer.clip_norm=2.5"]
+    values = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", None, flag_values=values, sys_argv=argv)
+    values(argv)
+    assert values.config.optimizer.clip_norm == 2.5
+    optimizers.make_optimizer(values.config.optimizer, num_steps=values.config.num_steps)  # accepted by the factory
