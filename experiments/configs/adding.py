@@ -155,7 +155,7 @@ selected (the paper: 0.164). The question: does the init alone explain the
 paper's LSTM row, over the whole protocol and not only 6000 steps? Result
 (7034 s of training beside other runs; 69,811 parameters): test MSE 0.1624,
 0.1643, 0.1626, 0.1628, 0.1630, 0.1646 at steps 1000-6000 (the probe's
-curve again), then 0.1627-0.1647, 0.1628 at the last step (predicting 1:
+curve again), then 0.1626-0.1647, 0.1628 at the last step (predicting 1:
 0.1627): on the baseline throughout, as the paper's LSTM (0.164); the
 default init left it by step 5000 in two of two seeds. results/adding/lstm_torch/.
 
