@@ -1,7 +1,16 @@
-"""Config files of the experiments (`--config=experiments/configs/<name>.py:<variant>`), and two helpers
-the adding and copy-memory configs share."""
+"""Config files of the experiments (`--config=experiments/configs/<name>.py:<variant>`), and the helpers
+they share."""
+
+import ml_collections
 
 SELECT_SUFFIX = "_valid"
+
+
+def optimizer_config(name: str, learning_rate: float, **fields) -> ml_collections.ConfigDict:
+    """`config.optimizer` of an experiment (fields: seqmodels.training.optimizers). It always holds
+    `clip_norm` (0.0 = off), so `--config.optimizer.clip_norm=...`, the NaN guard's advice, parses for every
+    experiment: ml_collections refuses to override a field the config lacks, or one set to None."""
+    return ml_collections.ConfigDict({"name": name, "learning_rate": learning_rate, "clip_norm": 0.0, **fields})
 
 
 def model_variant(variant: str | None, models: tuple[str, ...], default: str) -> tuple[str, bool, bool]:

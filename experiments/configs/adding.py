@@ -165,7 +165,7 @@ examples, tiny models, seconds.
 
 import ml_collections
 
-from experiments.configs import model_variant, select_on_validation
+from experiments.configs import model_variant, optimizer_config, select_on_validation
 
 MODELS = ("tcn", "lstm", "gru", "rnn", "transformer")
 PROTOCOL_STEPS = 15_630  # 10 epochs of 50,000 / 32 (ceil) Adam steps
@@ -203,10 +203,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model.rnn = dict(hidden_size=260, init="default")  # 69K (Elman, tanh)
     config.model.transformer = dict(d_model=64, num_heads=4, d_ff=128, num_layers=2, drop_rate=0.0)  # 67K
 
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = "adam"
-    config.optimizer.learning_rate = 2e-3  # the paper's TCN default
-    config.optimizer.clip_norm = 0.0  # none for the TCN (the paper's); 0 = off
+    config.optimizer = optimizer_config("adam", 2e-3)  # the paper's TCN default; no clipping for the TCN
     if name in ("lstm", "gru", "rnn"):
         config.optimizer.clip_norm = 5.0  # the paper's LSTM setting
     elif name == "transformer":

@@ -44,6 +44,8 @@ in the comments below). Under heavy CPU contention the same runs took 5-9 min.
 
 import ml_collections
 
+from experiments.configs import optimizer_config
+
 VARIANTS = ("tcn", "lstm", "gru", "small")
 
 
@@ -99,9 +101,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         # LSTM 8.961 / 8.683 / 8.556 / 8.553, GRU 8.806 / 8.719 / 8.667 / 8.734
         learning_rate = 2e-2 if model == "lstm" else 1e-2
 
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = "adam"
-    config.optimizer.learning_rate = learning_rate  # chosen by validation NLL (see above)
+    config.optimizer = optimizer_config("adam", learning_rate)  # learning rate chosen by validation NLL (see above)
     config.optimizer.clip_norm = 1.0  # global norm
 
     if small:  # CI smoke test: 12 pieces (7 train / 2 valid / 3 test), seconds

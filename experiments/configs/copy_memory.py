@@ -123,7 +123,7 @@ best-validation checkpoint's (not the protocol's last step).
 
 import ml_collections
 
-from experiments.configs import model_variant, select_on_validation
+from experiments.configs import model_variant, optimizer_config, select_on_validation
 
 MODELS = ("tcn", "lstm", "gru", "rnn", "transformer")
 PROTOCOL_STEPS = 15_650  # 50 epochs (the paper code's default) of 10,000 / 32 (ceil) = 313 steps
@@ -161,10 +161,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model.rnn = dict(hidden_size=120, init="default")  # 15.9K (Elman, tanh)
     config.model.transformer = dict(d_model=32, num_heads=4, d_ff=64, num_layers=2, drop_rate=0.0)  # 17.5K
 
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = "rmsprop"
-    config.optimizer.learning_rate = 5e-4
-    config.optimizer.rms_decay = 0.99  # PyTorch RMSprop's alpha
+    config.optimizer = optimizer_config("rmsprop", 5e-4, rms_decay=0.99)  # rms_decay: PyTorch RMSprop's alpha
     config.optimizer.clip_norm = 1.0
 
     if small:  # CI smoke test

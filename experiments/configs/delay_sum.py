@@ -12,6 +12,8 @@ x(t-3) at once. `:small` is the CI config (seconds).
 
 import ml_collections
 
+from experiments.configs import optimizer_config
+
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
@@ -34,13 +36,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model.taps = 4  # TDNN filter length (delays 0..taps-1)
     config.model.hidden_sizes = (4, 1)  # linear-RNN widths compared
 
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = "adam"
-    config.optimizer.learning_rate = 0.1  # 1e-2 left the 4-unit RNN at MSE 0.12 after 3000 steps
+    config.optimizer = optimizer_config("adam", 0.1)  # 1e-2 left the 4-unit RNN at MSE 0.12 after 3000 steps
     config.optimizer.schedule = "cosine"  # decays to end_factor * lr: the last digits of MSE need a small lr
     config.optimizer.warmup_steps = 100
     config.optimizer.end_factor = 1e-3
-    config.optimizer.clip_norm = 0.0  # global-norm gradient clipping, 0 = off (the NaN guard's advice names it)
 
     if variant == "small":  # CI smoke test
         config.num_steps = 60

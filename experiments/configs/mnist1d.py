@@ -51,6 +51,8 @@ Transformer 80.7%.
 
 import ml_collections
 
+from experiments.configs import optimizer_config
+
 ALL_MODELS = "logistic,mlp,cnn,gru,lstm,tcn,transformer,mixer"
 VARIANTS = ("plain", "shuffled", "best", "demo", "small")
 
@@ -97,11 +99,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model.mixer = _section(patch_size=4, d_model=32, token_hidden=32, channel_hidden=64, num_layers=2,
                                   drop_rate=0.0)
 
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = "adam"
-    config.optimizer.learning_rate = 1e-2  # the paper's
+    config.optimizer = optimizer_config("adam", 1e-2)  # the paper's learning rate
     config.optimizer.schedule = "constant"
-    config.optimizer.clip_norm = 0.0  # global-norm gradient clipping, 0 = off (the NaN guard's advice names it)
 
     if variant in (None, "plain"):
         pass

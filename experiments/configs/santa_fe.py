@@ -67,6 +67,8 @@ same for another model.
 
 import ml_collections
 
+from experiments.configs import optimizer_config
+
 MODELS = ("tdnn", "lstm", "gru", "tcn")
 
 
@@ -98,13 +100,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model.tcn_kernel_size = 2  # receptive field 1 + 2 * 1 * 15 = 31
     config.model.tcn_conv_init = "pytorch"  # the init Bai et al.'s code really runs (seqmodels/conv/tcn.py)
 
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = "adam"
-    config.optimizer.learning_rate = 3e-3
+    config.optimizer = optimizer_config("adam", 3e-3)
     config.optimizer.schedule = "cosine"
     config.optimizer.warmup_steps = 100
     config.optimizer.end_factor = 0.01
-    config.optimizer.clip_norm = 0.0  # global-norm gradient clipping, 0 = off (the NaN guard's advice names it)
 
     config.early_stopping = ml_collections.ConfigDict()
     config.early_stopping.metric = "val_nmse_best"  # the best seed's validation NMSE: picks (step, seed)
