@@ -18,7 +18,8 @@ import jax.numpy as jnp
 
 from benchmarks import common
 from seqmodels import recurrence
-from seqmodels.cells import GRU, LSTM, fused
+from seqmodels.cells import GRU, LSTM
+from seqmodels.recurrence import fused
 
 flags.DEFINE_integer("batch", 32, "B")
 flags.DEFINE_integer("time", 256, "T")
@@ -28,7 +29,7 @@ flags.DEFINE_integer("repeats", 10, "timed rounds; each round times every case o
 flags.DEFINE_list("cases", [], "subset of case names to run (default: all)")
 flags.DEFINE_enum("fused_settings", "auto", ["auto", "cpu", "gpu"],
                   "the fused kernels' tanh/chunk/unroll settings: auto = those of the backend it runs on; "
-                  "cpu / gpu force one backend's (seqmodels.cells.fused.SETTINGS_BACKEND)")
+                  "cpu / gpu force one backend's (seqmodels.recurrence.fused.SETTINGS_BACKEND)")
 flags.DEFINE_bool("json", False, "print one JSON line instead of the table")
 FLAGS = flags.FLAGS
 

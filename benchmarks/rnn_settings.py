@@ -4,7 +4,7 @@
         --cases=lstm/seqmodels,lstm/equinox-LSTMCell,gru/seqmodels,gru/flax-GRUCell,gru/equinox-GRUCell
 
 The change applies on top of the settings the kernels would use (those of the backend, or of
-`--fused_settings`; `seqmodels.cells.fused._settings`). It produced
+`--fused_settings`; `seqmodels.recurrence.fused._settings`). It produced
 results/benchmarks_gpu/rnn_settings_variants.jsonl (one H200, when the accelerator LSTM unroll was still
 1 / 1) and results/benchmarks_cpu_amd/rnn_settings_variants.jsonl (a 2-vCPU AMD EPYC), one run per variant.
 """
@@ -12,7 +12,7 @@ results/benchmarks_gpu/rnn_settings_variants.jsonl (one H200, when the accelerat
 import jax.numpy as jnp
 from absl import app
 
-from seqmodels.cells import fused
+from seqmodels.recurrence import fused
 from seqmodels.nn.activations import rational_tanh
 
 VARIANTS = {  # the names of both results files

@@ -29,22 +29,24 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import common
+from seqmodels.models import decoding
 from seqmodels.models import transformer as tf
+from seqmodels.models.encoder_decoder import EncoderDecoder
 
 
 def make(src_len: int, d_model: int, heads: int, layers: int, vocab: int):
     D = d_model
-    spec = tf.EncoderDecoder(vocab, vocab, tf.Stack(tf.Block(D, heads, 4 * D), layers),
-                             tf.Stack(tf.Block(D, heads, 4 * D, causal=True, cross_attention=True), layers),
-                             max_len=max(src_len, 1024))
+    spec = EncoderDecoder(vocab, vocab, tf.Stack(tf.Block(D, heads, 4 * D), layers),
+                          tf.Stack(tf.Block(D, heads, 4 * D, causal=True, cross_attention=True), layers),
+                          max_len=max(src_len, 1024))
     return spec, spec.init(jax.random.key(0))
 
 
 def reproject_generate(spec, params, src, prompt, num_tokens):
     """Greedy decoding that hands `decode` the encoder output at every step (no memory_kv in the cache)."""
     memory = spec.encode(params, src, deterministic=True)
-    return tf._generate(lambda c, ids: spec.decode(params, c, memory, ids),  # generate's own loop
-                        spec.init_cache(prompt.shape[0] + num_tokens), prompt, num_tokens, key=None, temperature=1.0)
+    return decoding.generate(lambda c, ids: spec.decode(params, c, memory, ids),  # generate's own loop
+                             spec.init_cache(prompt.shape[0] + num_tokens), prompt, num_tokens)
 
 
 def python_loop_generate(encode, init_cache, step, src, prompt, num_tokens):

@@ -47,20 +47,16 @@ baseline_*_nll, num_params, split sizes; reference: the published numbers.
 """
 
 import json
-import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import launcher
-from seqmodels import recurrence
-from seqmodels.cells import GRU, LSTM
-from seqmodels.conv import TCN
-from seqmodels.conv.tcn import CONV_INITS
+from experiments import launcher, models, summarize as reporting
 from seqmodels.data import batching, packaged
-from seqmodels.nn import dense, dropout
+from seqmodels.models import heads
+from seqmodels.nn import dropout
 from seqmodels.training import ConfigError, Task, losses, validate
 
 MODELS = ("lstm", "gru", "tcn")
@@ -120,63 +116,38 @@ def _bucket_boundaries(lengths: np.ndarray, num_buckets: int) -> tuple[int, ...]
     return batching.quantile_boundaries(lengths, num_buckets, multiple=16)
 
 
-# --------------------------------------------------------------------------- models
+# --------------------------------------------------------------------------- model
 
 
-def make_model(config):
-    """(init_params(key, marginals) -> params, logits(params, x [B,T,88], lengths [B], key|None) -> [B,T,88])."""
-    m = config.model
-    validate.choice("model.name", m.name, MODELS)
-    validate.positive("model.hidden_size", m.hidden_size, integer=True)
-    validate.in_range("model.dropout", m.dropout, 0.0, 1.0, high_open=True)
-    validate.in_range("model.input_dropout", m.input_dropout, 0.0, 1.0, high_open=True)
-    if m.name == "tcn":
-        validate.positive("model.num_levels", m.num_levels, integer=True)
-        validate.positive("model.kernel_size", m.kernel_size, integer=True)
-        conv_init = validate.choice("model.conv_init", m.get("conv_init", "normal"), CONV_INITS)
-        body = TCN(NUM_KEYS, (m.hidden_size,) * m.num_levels, kernel_size=m.kernel_size, drop_rate=m.dropout,
-                   conv_init=conv_init)
-    else:
-        cell = (LSTM if m.name == "lstm" else GRU)(NUM_KEYS, m.hidden_size)
-        body = recurrence.RNN(cell)
-
-    def init_params(key, marginals):
-        k_body, k_out = jax.random.split(key)
-        readout = dense.init(k_out, m.hidden_size, NUM_KEYS)
-        readout["b"] = jnp.asarray(np.log(marginals / (1.0 - marginals)), jnp.float32)  # sigmoid(b) = p_k
-        return {"body": body.init(k_body), "readout": readout}
-
-    def logits(params, x, lengths, key=None):
-        if key is not None and m.input_dropout > 0:  # drop input notes (training only)
-            key, k_in = jax.random.split(key)
-            x = dropout.apply(x, m.input_dropout, key=k_in) * (1.0 - m.input_dropout)  # keep 0/1 values
-        if m.name == "tcn":
-            if key is None:
-                h = jax.vmap(lambda xi, n: body.apply(params["body"], xi, lengths=n))(x, lengths)
-            else:
-                keys = jax.random.split(key, x.shape[0])
-                h = jax.vmap(lambda xi, n, k: body.apply(params["body"], xi, lengths=n, key=k))(x, lengths, keys)
-        else:
-            _, h = body.apply_batch(params["body"], x, lengths=lengths)  # [B, T, H]
-            if key is not None and m.dropout > 0:
-                h = dropout.apply(h, m.dropout, key=key)
-        return dense.apply(params["readout"], h)  # [B, T, 88]
-
-    return init_params, logits
+def make_model(config) -> heads.FrameHead:
+    """The registry's model (config.model.name) with 88 logits per frame; x [B, T, 88], lengths [B]."""
+    return models.build(config.model, models.Spec(input_size=NUM_KEYS, output_size=NUM_KEYS, causal=True))
 
 
-def num_params(params) -> int:
-    return int(sum(np.size(p) for p in jax.tree_util.tree_leaves(params)))
+def drop_notes(x, rate: float, key):
+    """Training-time augmentation: each sounding note of the input roll is deleted with probability `rate`
+    (0/1 values kept: no rescaling)."""
+    return dropout.apply(x, rate, key=key) * (1.0 - rate)
 
 
 # --------------------------------------------------------------------------- task
 
 
-def make_task(config) -> Task:
+def init_params(model, key, marginals):
+    """The model's init, with the read-out bias at the logits of the training set's key frequencies, so that
+    an untrained model already scores the independent-key baseline."""
+    params = model.init(key)
+    params["readout"]["b"] = jnp.asarray(np.log(marginals / (1.0 - marginals)), jnp.float32)  # sigmoid(b) = p_k
+    return params
+
+
+
+def make_task(config, workdir=None) -> Task:
     d = config.data
     validate.positive("data.num_buckets", d.num_buckets, integer=True)
     validate.positive("data.eval_batch_size", d.eval_batch_size, integer=True)
-    init_model, logits_fn = make_model(config)
+    note_drop_rate = validate.in_range("data.note_drop_rate", d.note_drop_rate, 0.0, 1.0, high_open=True)
+    model = make_model(config)
     rolls, source = load_rolls(config)
     marginals = key_marginals(rolls["train"])
     examples = {split: packaged.next_frame_examples(pieces) for split, pieces in rolls.items()}
@@ -207,7 +178,10 @@ def make_task(config) -> Task:
         mask = losses.mask_from_lengths(lengths, x.shape[1])  # [B, T]
         if "valid" in batch:  # eval batches: the filler copies of the last batch count for nothing
             mask = mask & batch["valid"][:, None]
-        z = logits_fn(params, x, lengths, key if train else None)
+        if train and note_drop_rate > 0:
+            key, k_in = jax.random.split(key)
+            x = drop_notes(x, note_drop_rate, k_in)
+        z = model.apply_batch(params, x, lengths, key=key, deterministic=not train)  # [B, T, 88]
         nll = losses.bernoulli_nll(z, y, mask)
         return nll, {"nll": nll, "weight": mask.sum()}
 
@@ -225,7 +199,7 @@ def make_task(config) -> Task:
         metrics = {f"{split}_nll": split_nll(params, split) for split in ("test", "valid", "train")}
         for split in ("test", "valid", "train"):
             metrics[f"baseline_{split}_nll"] = marginal_nll(marginals, rolls[split])
-        metrics["num_params"] = num_params(params)
+        metrics["num_params"] = models.num_params(params)
         for split, pieces in rolls.items():
             metrics[f"num_{split}_pieces"] = len(pieces)
             metrics[f"num_{split}_frames_predicted"] = sum(len(r) - 1 for r in pieces)
@@ -238,7 +212,7 @@ def make_task(config) -> Task:
         return metrics
 
     return Task(
-        init_params=lambda key: init_model(key, marginals),
+        init_params=lambda key: init_params(model, key, marginals),
         loss_fn=loss_fn,
         train_iterator=train_iterator,
         eval_batches=lambda: batches("valid"),
@@ -254,100 +228,54 @@ def make_task(config) -> Task:
     )
 
 
-# --------------------------------------------------------------------------- summary of the three runs
+# --------------------------------------------------------------------------- summary of the runs
 
 
-def summarize(run_dirs, out_dir) -> dict:
-    """Collect the runs into out_dir: <model>/results.json + plots, results.json (the table), summary.md,
-    valid_nll.png (the three validation curves) and split.json (music21 corpus names of each split's pieces)."""
-    import shutil
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def summarize(run_dirs: dict, out_dir) -> dict:
+    """Runs (label -> workdir) -> out_dir: <label>/ (results.json, plots), results.json (the table), summary.md,
+    valid_nll.png (the validation curves) and, for music21's chorales, split.json (each split's pieces)."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    runs = {}
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for run_dir in map(Path, run_dirs):
-        results = json.loads((run_dir / "results.json").read_text())
-        name = results["config"]["model"]["name"]
-        runs[name] = results
-        dest = out_dir / name
-        dest.mkdir(exist_ok=True)
-        shutil.copy(run_dir / "results.json", dest / "results.json")
-        for png in (run_dir / "plots").glob("*.png"):
-            if png.stem != "weight":  # frames per batch, not a result
-                shutil.copy(png, dest / png.name)
-        records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
-        points = [(r["step"], r["nll"]) for r in records if r.get("split") == "eval" and "nll" in r]
-        if points:
-            ax.plot(*zip(*points), label=f"{name} (valid)")
-    any_metrics = next(iter(runs.values()))["metrics"]
-    ax.axhline(any_metrics["baseline_valid_nll"], color="gray", ls="--", label="independent keys (valid)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("NLL per frame (nats)")
-    ax.set_title("Bach chorales: validation NLL")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out_dir / "valid_nll.png", dpi=100)
-    plt.close(fig)
-
-    rows = ["| model | params | test NLL (ours) | published (standard JSB) | independent-key baseline (ours) "
-            "| best step / last step | train time |", "|---|---|---|---|---|---|---|"]
-    table = {}
-    for name in MODELS:
-        if name not in runs:
-            continue
-        r = runs[name]
+    runs = {label: reporting.load_results(d) for label, d in run_dirs.items()}
+    for label, d in run_dirs.items():
+        reporting.copy_run(d, out_dir / label, skip_plots=("weight",))  # weight: frames per batch, not a result
+    any_run = next(iter(runs.values()))
+    any_metrics = any_run["metrics"]
+    reporting.plot_curves({f"{label} (valid)": reporting.eval_curve(d, "nll") for label, d in run_dirs.items()},
+                          out_dir / "valid_nll.png", title="Bach chorales: validation NLL",
+                          ylabel="NLL per frame (nats)", xlabel="step",
+                          hlines={"independent keys (valid)": any_metrics["baseline_valid_nll"]})
+    table, rows = {}, []
+    for label, r in runs.items():
         m = r["metrics"]
-        table[name] = {"num_params": m["num_params"], "test_nll": m["test_nll"], "valid_nll": m["valid_nll"],
-                       "train_nll": m["train_nll"], "baseline_test_nll": m["baseline_test_nll"],
-                       "published_jsb_test_nll": r["reference"]["published_jsb_test_nll"],
-                       "train_seconds": r["timing"]["train_seconds_this_run"], "steps": r["steps"]}
-        rows.append(f"| {name} | {int(m['num_params']):,} | {m['test_nll']:.3f} | "
-                    f"{r['reference']['published_jsb_test_nll']} | {m['baseline_test_nll']:.3f} | "
-                    f"{r['steps']['params_from']} / {r['steps']['last']} | "
-                    f"{r['timing']['train_seconds_this_run'] / 60:.1f} min |")
-    data = next(iter(runs.values()))["reference"]["data"]
+        table[label] = {"num_params": m["num_params"], "test_nll": m["test_nll"], "valid_nll": m["valid_nll"],
+                        "train_nll": m["train_nll"], "baseline_test_nll": m["baseline_test_nll"],
+                        "published_jsb_test_nll": r["reference"]["published_jsb_test_nll"],
+                        "train_seconds": r["timing"]["train_seconds_this_run"], "steps": r["steps"]}
+        rows.append([label, f"{int(m['num_params']):,}", f"{m['test_nll']:.3f}",
+                     r["reference"]["published_jsb_test_nll"], f"{m['baseline_test_nll']:.3f}",
+                     f"{r['steps']['params_from']} / {r['steps']['last']}",
+                     f"{r['timing']['train_seconds_this_run'] / 60:.1f} min"])
+    data = any_run["reference"]["data"]
     split = {s: {"pieces": int(any_metrics[f"num_{s}_pieces"]), "frames": int(any_metrics[f"num_{s}_frames_predicted"])}
              for s in ("train", "valid", "test")}
     summary = {"models": table, "data": data, "split": split,
                "baseline_independent_keys": {s: any_metrics[f"baseline_{s}_nll"] for s in ("train", "valid", "test")},
                "published_marginal_baseline": PUBLISHED_MARGINAL_BASELINE}
-    config = next(iter(runs.values()))["config"]
+    config = any_run["config"]
     if not config.get("data_file"):  # music21: list the pieces of each split (corpus names)
         d = config["data"]
         _, names = packaged.bach_chorales(num_pieces=d["num_pieces"], frames_per_quarter=d["frames_per_quarter"],
                                           split_seed=d["split_seed"], return_names=True)
         (out_dir / "split.json").write_text(json.dumps(names, indent=1) + "\n")
-    (out_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     split_line = ", ".join(f"{s} {v['pieces']} pieces / {v['frames']} predicted frames" for s, v in split.items())
-    (out_dir / "summary.md").write_text(
-        "# Bach chorales, next-frame NLL (nats per frame, summed over 88 keys)\n\n" + "\n".join(rows)
-        + f"\n\nData: {data}.\nSplit: {split_line}.\n")
-    print("\n".join(rows))
+    reporting.write_summary(
+        out_dir, summary, title="Bach chorales, next-frame NLL (nats per frame, summed over 88 keys)",
+        table=reporting.markdown_table(["model", "params", "test NLL (ours)", "published (standard JSB)",
+                                        "independent-key baseline (ours)", "best step / last step", "train time"],
+                                       rows),
+        footer=f"Data: {data}.\nSplit: {split_line}.")
     return summary
 
 
-def _summarize_main(argv: list[str]) -> None:
-    out = "results/chorales"
-    dirs = []
-    for arg in argv:
-        if arg.startswith("--out="):
-            out = arg.split("=", 1)[1]
-        else:
-            dirs.append(arg)
-    if not dirs:
-        sys.exit("usage: python -m experiments.chorales summarize RUN_DIR... [--out=results/chorales]")
-    summarize(dirs, out)
-
-
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "summarize":
-        _summarize_main(sys.argv[2:])
-    else:
-        launcher.run(make_task)
+    launcher.run(make_task)

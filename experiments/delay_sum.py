@@ -1,101 +1,77 @@
 """Delay-and-sum, the lecture's first sequence model: learn y(t) = x(t) + x(t-3).
 
     python -m experiments.delay_sum --workdir=workdirs/delay_sum
+    python -m experiments.delay_sum --config=experiments/configs/delay_sum.py:cells --workdir=workdirs/delay_sum_cells
 
-Three models train side by side on the same batches (their losses are
-summed; no parameter is shared and Adam scales each one separately, so this
-is the same as three runs):
+The models of `config.model.names` (sections of experiments/models.py's
+registry) train side by side on the same batches: their losses are summed,
+no parameter is shared and Adam scales each one separately, so this is the
+same as one run per model. The default three:
 
-  * tdnn  a 4-tap FIR filter (TDNN, seqmodels.conv.FIR): y(t) = sum_k w_k x(t-k) + b.
-          It should learn w = [1, 0, 0, 1].
+  * tdnn  a 4-tap FIR filter: y(t) = sum_k w_k x(t-k) + b; it should learn w = [1, 0, 0, 1].
   * rnn4  a linear Elman RNN with 4 units and a dense read-out: the state can
           be a delay line [x(t), x(t-1), x(t-2), x(t-3)], so MSE -> 0.
   * rnn1  the same with 1 unit: h(t) = a h(t-1) + w x(t) is a single-pole
           filter; it cannot hold x(t-3) apart from x(t-1) and x(t-2).
 
-results.json holds the test MSE of each model and the learned filter.
+`:cells` adds an MGU, a Jordan network and a peephole LSTM of 4 units.
+results.json holds the test MSE of each model and the learned filter;
+narrative and figures: results/delay_sum/README.md.
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import launcher
-from seqmodels import recurrence
-from seqmodels.cells import Elman
-from seqmodels.conv import FIR
+from experiments import launcher, models
 from seqmodels.data import batching, synthetic
-from seqmodels.nn import dense
+from seqmodels.models import heads
 from seqmodels.training import Task, validate
 
-MODELS = ("all", "tdnn", "rnn")
+FILTERS = ("fir", "tdnn")  # feed-forward kinds: their keys come from the first half of the root key
+GOALS = {"tdnn": "filter [1, 0, 0, 1] to 1e-2", "rnn4": "MSE < 1e-4", "rnn1": "cannot (MSE stays high)"}
 
 
-def linear_rnn(hidden_size: int) -> recurrence.RNN:
-    return recurrence.RNN(Elman(1, hidden_size, activation="identity"))
-
-
-def make_task(config) -> Task:
-    validate.choice("model.name", config.model.name, MODELS)
-    validate.positive("model.taps", config.model.taps, integer=True)
-    for h in config.model.hidden_sizes:
-        validate.positive("model.hidden_sizes", h, integer=True)
+def make_task(config, workdir=None) -> Task:
     d = config.data
     for field in ("seq_len", "num_train", "num_test"):
         validate.positive(f"data.{field}", d[field], integer=True)
     validate.non_negative("data.delay", d.delay, integer=True)
-
-    fir = FIR(1, 1, taps=config.model.taps)
-    rnns = {f"rnn{h}": linear_rnn(h) for h in config.model.hidden_sizes}
-    use_tdnn = config.model.name in ("all", "tdnn")
-    use_rnns = config.model.name in ("all", "rnn")
+    spec = models.Spec(input_size=1, output_size=1)
+    nets = {name: models.build(config.model, spec, name) for name in models.names(config.model)}
+    filters = [n for n in nets if models.section(config.model, n).get("kind", n) in FILTERS]
+    others = [n for n in nets if n not in filters]
 
     def init_params(key):
-        params = {}
-        k_fir, k_rnn = jax.random.split(key)
-        if use_tdnn:
-            params["tdnn"] = fir.init(k_fir)
-        if use_rnns:
-            for (name, rnn), k in zip(rnns.items(), jax.random.split(k_rnn, len(rnns))):
-                k_cell, k_out = jax.random.split(k)
-                params[name] = {"rnn": rnn.init(k_cell), "readout": dense.init(k_out, rnn.output_size, 1)}
-        return params
+        k_filters, k_others = jax.random.split(key)
+        keys = {**dict(zip(filters, heads.split_parts(k_filters, len(filters)))),
+                **dict(zip(others, jax.random.split(k_others, len(others)) if others else []))}
+        return {name: nets[name].init(keys[name]) for name in nets}
 
     def predict(params, xs):  # xs [B, T, 1] -> {model: [B, T, 1]}
-        out = {}
-        if "tdnn" in params:
-            out["tdnn"] = jax.vmap(lambda x: fir.apply(params["tdnn"], x))(xs)
-        for name, rnn in rnns.items():
-            if name in params:
-                _, hs = rnn.apply_batch(params[name]["rnn"], xs)
-                out[name] = dense.apply(params[name]["readout"], hs)
-        return out
+        return {name: net.apply_batch(params[name], xs, deterministic=True) for name, net in nets.items()}
 
     def loss_fn(params, batch, key, train):
-        del key, train
-        preds = predict(params, batch["x"])
-        mses = {f"mse_{name}": jnp.mean(jnp.square(y - batch["y"])) for name, y in preds.items()}
+        del key, train  # no dropout
+        mses = {f"mse_{name}": jnp.mean(jnp.square(y - batch["y"])) for name, y in predict(params, batch["x"]).items()}
         return sum(mses.values()), mses
 
     def final_eval(params):
         params = jax.device_get(params)
         metrics = {}
-        if "tdnn" in params:
-            kernel = np.asarray(params["tdnn"]["kernel"][:, 0, 0])  # [W], tap k = delay k
+        for name in filters:
+            kernel = np.asarray(params[name]["backbone"]["kernel"][:, 0, 0])  # [W], tap k = delay k
             target = np.zeros_like(kernel)
             target[0] = 1.0
             if d.delay < len(kernel):
                 target[d.delay] += 1.0
-            metrics.update({f"tdnn_filter_tap{k}": float(w) for k, w in enumerate(kernel)})
-            metrics["tdnn_bias"] = float(params["tdnn"]["bias"][0])
-            metrics["tdnn_filter_max_error"] = float(np.abs(kernel - target).max())
-        preds = predict(params, test["x"])
-        print("\nmodel   test MSE    goal (lecture)")
-        goals = {"tdnn": "filter [1, 0, 0, 1] to 1e-2", "rnn4": "MSE < 1e-4", "rnn1": "cannot (MSE stays high)"}
-        for name, y in preds.items():
-            print(f"{name:6s}  {float(np.mean((np.asarray(y) - test['y']) ** 2)):.3g}    {goals.get(name, '')}")
-        if "tdnn" in params:
-            print("tdnn filter: [" + ", ".join(f"{w:.4f}" for w in kernel) + "]")
+            metrics.update({f"{name}_filter_tap{k}": float(w) for k, w in enumerate(kernel)})
+            metrics[f"{name}_bias"] = float(params[name]["backbone"]["bias"][0])
+            metrics[f"{name}_filter_max_error"] = float(np.abs(kernel - target).max())
+            print(f"{name} filter: [" + ", ".join(f"{w:.4f}" for w in kernel) + "]")
+        print("\nmodel    test MSE    goal (lecture)")
+        for name, y in predict(params, test["x"]).items():
+            print(f"{name:8s} {float(np.mean((np.asarray(y) - test['y']) ** 2)):.3g}    {GOALS.get(name, '')}")
         return metrics
 
     train = synthetic.make_delay_sum(d.seed, d.num_train, seq_len=d.seq_len, delay=d.delay)

@@ -16,7 +16,8 @@ variant with the 40 positions permuted (one fixed permutation:
 and RNNs rely on.
 
 The models (`config.model.names`, comma-separated; each has its section
-`config.model.<name>`), all reading x: [T=40, 1]:
+`config.model.<name>` of the registry, experiments/models.py), all reading
+x: [T=40, 1] and giving 10 logits:
 
   logistic     dense 40 -> 10 on the flattened sequence
   mlp          h = relu(W_1 x + b_1); h = h + relu(W_2 h + b_2); logits = W_3 h + b_3,
@@ -34,14 +35,14 @@ The models (`config.model.names`, comma-separated; each has its section
                positions), mean-pooled, dense head
   mixer        MLP-Mixer on the same patches
 
-One run trains the models one after another, each with the shared loop
-(`seqmodels.training.train_and_evaluate`) in its own sub-workdir
+One run trains the models one after another through the shared shell
+(`launcher.run` with `sub_runs`), each in its own sub-workdir
 `<workdir>/<name>/` (its own checkpoints, metrics, plots and results.json), so
 an interrupted run resumes inside the model it was training and skips
-finished ones. At the end the run writes `<workdir>/results.json` with each
-model's test accuracy, runtime and the published reference, and
-`<workdir>/plots/accuracy.png` (ours vs. published per model) and
-`accuracy_curves.png` (eval accuracy against step), and prints the table.
+finished ones. At the end `combine` writes `<workdir>/results.json` with each
+model's test accuracy, runtime and the published reference, and the plots
+(experiments/summarize.py: ours vs. published, eval accuracy against step),
+and prints the table.
 
 The paper's baselines are PyTorch modules with PyTorch's default init:
 `init="torch"` draws weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -60,28 +61,13 @@ training sequences as the eval set instead (the split the `:best` models
 were chosen on); the test accuracy is then computed once at the end.
 """
 
-import json
-import time
-from pathlib import Path
-from typing import Any, Callable
-
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from absl import app, flags, logging
-from ml_collections import config_flags
 
-from experiments import launcher  # defines --workdir and --distributed
-from seqmodels import recurrence
-from seqmodels.cells import GRU, LSTM, torch_params
-from seqmodels.conv import TCN, Conv1D
+from experiments import launcher, models, summarize
 from seqmodels.data import batching, packaged
-from seqmodels.models import mixer as mixer_lib
-from seqmodels.models import transformer as transformer_lib
-from seqmodels.nn import activations, dense, dropout, initializers
-from seqmodels.training import (CheckpointError, ConfigError, NonFiniteLossError, Task, losses, parallel,
-                                train_and_evaluate, validate)
+from seqmodels.training import ConfigError, Task, losses, validate
 
 NUM_CLASSES = 10
 
@@ -97,253 +83,13 @@ REFERENCE = {
     "published_plain": PUBLISHED["plain"],
     "published_shuffled": PUBLISHED["shuffled"],
 }
-
-
-# --------------------------------------------------------------------------- models
-
-Model = tuple[Callable, Callable]  # init(key) -> params;  apply(params, xs [B, T, 1], key | None) -> logits [B, C]
-
-
-INITS = ("torch", "default")
 # reshuffle: a new permutation every epoch; fixed: batches cut from the stored order, the same every epoch,
 # as the paper's train.py does (bix = step * batch_size % N)
 BATCH_ORDERS = ("reshuffle", "fixed")
 
 
-def _dense_init(key, fan_in: int, fan_out: int, init: str):
-    """init="torch": PyTorch's nn.Linear default, weights and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    if init == "torch":
-        u = initializers.uniform(fan_in ** -0.5)
-        return dense.init(key, fan_in, fan_out, w_init=u, b_init=u)
-    return dense.init(key, fan_in, fan_out)
-
-
-def _patches(xs, patch_size: int, name: str):
-    B, T, C = xs.shape
-    if T % patch_size:
-        raise ConfigError(f"model.{name}.patch_size: {patch_size} does not divide the sequence length {T}")
-    return xs.reshape(B, T // patch_size, patch_size * C)
-
-
-def logistic(cfg, seq_len: int) -> Model:
-    validate.choice("model.logistic.init", cfg.init, INITS)
-
-    def init(key):
-        return _dense_init(key, seq_len, NUM_CLASSES, cfg.init)
-
-    def apply(params, xs, key):
-        return dense.apply(params, xs.reshape(xs.shape[0], -1))
-
-    return init, apply
-
-
-def mlp(cfg, seq_len: int) -> Model:
-    validate.positive("model.mlp.hidden_size", cfg.hidden_size, integer=True)
-    validate.positive("model.mlp.num_layers", cfg.num_layers, integer=True)
-    validate.choice("model.mlp.init", cfg.init, INITS)
-    sizes = [seq_len] + [cfg.hidden_size] * cfg.num_layers + [NUM_CLASSES]
-
-    def init(key):
-        return [_dense_init(k, a, b, cfg.init)
-                for k, a, b in zip(jax.random.split(key, len(sizes) - 1), sizes, sizes[1:])]
-
-    def apply(params, xs, key):
-        h = jax.nn.relu(dense.apply(params[0], xs.reshape(xs.shape[0], -1)))
-        for p in params[1:-1]:  # the paper's MLPBase: h = h + relu(W h + b) after the first layer
-            h = h + jax.nn.relu(dense.apply(p, h)) if cfg.residual else jax.nn.relu(dense.apply(p, h))
-        return dense.apply(params[-1], h)
-
-    return init, apply
-
-
-def cnn(cfg, seq_len: int) -> Model:
-    validate.positive("model.cnn.channels", cfg.channels, integer=True)
-    validate.positive("model.cnn.stride", cfg.stride, integer=True)
-    validate.choice("model.cnn.padding", cfg.padding, ("same", "valid", "causal"))
-    validate.choice("model.cnn.readout", cfg.readout, ("flatten", "mean"))
-    validate.choice("model.cnn.init", cfg.init, INITS)
-    validate.non_negative("model.cnn.pad", cfg.pad, integer=True)
-    validate.in_range("model.cnn.drop_rate", cfg.drop_rate, 0.0, 1.0, high_open=True)
-    act = activations.get(validate.choice("model.cnn.activation", cfg.activation, ("relu", "gelu", "tanh")))
-    if not cfg.kernel_sizes:
-        raise ConfigError("model.cnn.kernel_sizes: expected at least one layer, got ()")
-    for w in cfg.kernel_sizes:
-        validate.positive("model.cnn.kernel_sizes", w, integer=True)
-    layers, in_ch, length = [], 1, seq_len
-    for w in cfg.kernel_sizes:
-        conv = Conv1D(in_ch, cfg.channels, w, padding=cfg.padding, stride=cfg.stride)
-        layers.append(conv)
-        in_ch, length = cfg.channels, int(conv.output_length(length + 2 * cfg.pad))
-        if length < 1:
-            raise ConfigError(f"model.cnn: kernel_sizes {tuple(cfg.kernel_sizes)} with stride {cfg.stride} "
-                              f"leave no frame of a length-{seq_len} input")
-    head_in = length * cfg.channels if cfg.readout == "flatten" else cfg.channels
-
-    def init(key):
-        keys = jax.random.split(key, len(layers) + 1)
-        convs = []
-        for conv, k in zip(layers, keys):
-            if cfg.init == "torch":  # nn.Conv1d's default: U(+-1/sqrt(fan_in)), fan_in = W C_in
-                u = initializers.uniform((conv.kernel_size * conv.in_channels) ** -0.5)
-                convs.append(conv.init(k, w_init=u, b_init=u))
-            else:
-                convs.append(conv.init(k))
-        return {"convs": convs, "head": _dense_init(keys[-1], head_in, NUM_CLASSES, cfg.init)}
-
-    def one(params, x, key):  # [T, 1] -> [C]; dropout after every layer when training (key given)
-        keys = [None] * len(layers) if key is None else list(jax.random.split(key, len(layers)))
-        for conv, p, k in zip(layers, params["convs"], keys):
-            if cfg.pad:  # explicit zero padding, as PyTorch's Conv1d(padding=p) with padding="valid"
-                x = jnp.pad(x, ((cfg.pad, cfg.pad), (0, 0)))
-            x = dropout.apply(act(conv.apply(p, x)), cfg.drop_rate, key=k, deterministic=k is None)
-        return x.reshape(-1) if cfg.readout == "flatten" else x.mean(0)
-
-    def apply(params, xs, key):
-        if key is None:
-            return dense.apply(params["head"], jax.vmap(lambda x: one(params, x, None))(xs))
-        keys = jax.random.split(key, xs.shape[0])
-        return dense.apply(params["head"], jax.vmap(lambda x, k: one(params, x, k))(xs, keys))
-
-    return init, apply
-
-
-def _recurrent(cell_cls, name: str):
-    def build(cfg, seq_len: int) -> Model:
-        validate.positive(f"model.{name}.hidden_size", cfg.hidden_size, integer=True)
-        validate.positive(f"model.{name}.num_layers", cfg.num_layers, integer=True)
-        validate.choice(f"model.{name}.readout", cfg.readout, ("flatten", "last", "mean"))
-        validate.choice(f"model.{name}.init", cfg.init, INITS)
-        layers, in_size = [], 1
-        for _ in range(cfg.num_layers):
-            cell = cell_cls(in_size, cfg.hidden_size)
-            layer = recurrence.Bidirectional.of(cell) if cfg.bidirectional else recurrence.RNN(cell)
-            layers.append(layer)
-            in_size = layer.output_size
-        stack = recurrence.Stack(tuple(layers))
-        head_in = seq_len * in_size if cfg.readout == "flatten" else in_size
-
-        def init(key):
-            k_rnn, k_head = jax.random.split(key)
-            rnn = stack.init(k_rnn)
-            params = {"head": _dense_init(k_head, head_in, NUM_CLASSES, cfg.init)}
-            if cfg.init == "torch":  # nn.GRU / nn.LSTM: every weight and bias U(-1/sqrt(H), 1/sqrt(H)), and
-                # PyTorch's second bias vector (b_hh) as its own parameters: trained by Adam on their own, so
-                # the r/z (GRU) or all four (LSTM) gate biases move as the two vectors' sum, as in nn.GRU
-                rnn, params["rnn_b_hh"] = torch_params.init(rnn, cfg.hidden_size, k_rnn)
-            params["rnn"] = rnn
-            return params
-
-        def apply(params, xs, key):
-            rnn = params["rnn"]
-            if "rnn_b_hh" in params:
-                rnn = torch_params.add_hidden_biases(rnn, params["rnn_b_hh"])
-            _, hs = stack.apply_batch(rnn, xs)  # [B, T, H or 2H]
-            if cfg.readout == "flatten":
-                h = hs.reshape(hs.shape[0], -1)
-            elif cfg.readout == "last":  # forward direction's last step (backward: its first output)
-                h = hs[:, -1]
-            else:
-                h = hs.mean(1)
-            return dense.apply(params["head"], h)
-
-        return init, apply
-
-    return build
-
-
-def tcn(cfg, seq_len: int) -> Model:
-    validate.positive("model.tcn.channels", cfg.channels, integer=True)
-    validate.positive("model.tcn.num_levels", cfg.num_levels, integer=True)
-    validate.positive("model.tcn.kernel_size", cfg.kernel_size, integer=True)
-    validate.in_range("model.tcn.drop_rate", cfg.drop_rate, 0.0, 1.0, high_open=True)
-    validate.choice("model.tcn.readout", cfg.readout, ("last", "mean", "flatten"))
-    net = TCN(1, (cfg.channels,) * cfg.num_levels, kernel_size=cfg.kernel_size, drop_rate=cfg.drop_rate)
-    head_in = seq_len * cfg.channels if cfg.readout == "flatten" else cfg.channels
-
-    def init(key):
-        k_net, k_head = jax.random.split(key)
-        return {"tcn": net.init(k_net), "head": dense.init(k_head, head_in, NUM_CLASSES)}
-
-    def apply(params, xs, key):
-        keys = None if key is None else jax.random.split(key, xs.shape[0])
-        hs = jax.vmap(lambda x, k: net.apply(params["tcn"], x, key=k), (0, 0 if key is not None else None))(
-            xs, keys)  # [B, T, C]
-        h = {"last": lambda: hs[:, -1], "mean": lambda: hs.mean(1),
-             "flatten": lambda: hs.reshape(hs.shape[0], -1)}[cfg.readout]()
-        return dense.apply(params["head"], h)
-
-    return init, apply
-
-
-def transformer(cfg, seq_len: int) -> Model:
-    for field in ("patch_size", "d_model", "num_heads", "d_ff", "num_layers"):
-        validate.positive(f"model.transformer.{field}", cfg[field], integer=True)
-    validate.in_range("model.transformer.drop_rate", cfg.drop_rate, 0.0, 1.0, high_open=True)
-    validate.choice("model.transformer.pool", cfg.pool, ("mean", "attention"))
-    if seq_len % cfg.patch_size:
-        raise ConfigError(f"model.transformer.patch_size: {cfg.patch_size} does not divide the length {seq_len}")
-    if cfg.d_model % cfg.num_heads:
-        raise ConfigError(f"model.transformer: d_model={cfg.d_model} is not divisible by num_heads={cfg.num_heads}")
-    block = transformer_lib.Block(d_model=cfg.d_model, num_heads=cfg.num_heads, d_ff=cfg.d_ff,
-                                  drop_rate=cfg.drop_rate)
-    model = transformer_lib.Classifier(transformer_lib.Stack(block, cfg.num_layers), NUM_CLASSES,
-                                       input_dim=cfg.patch_size, max_len=seq_len // cfg.patch_size,
-                                       positional="learned", pool=cfg.pool)
-
-    return model.init, _patch_apply(model, cfg.patch_size, "transformer")
-
-
-def _patch_apply(model, patch_size: int, name: str):
-    """apply(params, xs [B, T, 1], key) of a patch model (Transformer, Mixer): patches, then one example at a
-    time under vmap, dropout only when a key is given."""
-
-    def apply(params, xs, key):
-        patches = _patches(xs, patch_size, name)
-        if key is None:
-            return jax.vmap(lambda x: model.apply(params, x, deterministic=True))(patches)
-        keys = jax.random.split(key, xs.shape[0])
-        return jax.vmap(lambda x, k: model.apply(params, x, key=k))(patches, keys)
-
-    return apply
-
-
-def mixer(cfg, seq_len: int) -> Model:
-    for field in ("patch_size", "d_model", "token_hidden", "channel_hidden", "num_layers"):
-        validate.positive(f"model.mixer.{field}", cfg[field], integer=True)
-    validate.in_range("model.mixer.drop_rate", cfg.drop_rate, 0.0, 1.0, high_open=True)
-    if seq_len % cfg.patch_size:
-        raise ConfigError(f"model.mixer.patch_size: {cfg.patch_size} does not divide the length {seq_len}")
-    block = mixer_lib.MixerBlock(seq_len=seq_len // cfg.patch_size, d_model=cfg.d_model,
-                                 token_hidden=cfg.token_hidden, channel_hidden=cfg.channel_hidden,
-                                 drop_rate=cfg.drop_rate)
-    model = mixer_lib.Mixer(block, cfg.num_layers, input_dim=cfg.patch_size, num_classes=NUM_CLASSES)
-
-    return model.init, _patch_apply(model, cfg.patch_size, "mixer")
-
-
-MODELS: dict[str, Callable[[Any, int], Model]] = {
-    "logistic": logistic, "mlp": mlp, "cnn": cnn, "gru": _recurrent(GRU, "gru"), "lstm": _recurrent(LSTM, "lstm"),
-    "tcn": tcn, "transformer": transformer, "mixer": mixer,
-}
-
-
-# --------------------------------------------------------------------------- data and task
-
-
-def model_names(config) -> list[str]:
-    """config.model.names ("cnn,gru" or a sequence) -> validated list, in order, no repeats."""
-    names = config.model.names
-    names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-    names = [n for n in names if n]
-    if not names:
-        raise ConfigError(f"model.names: expected at least one of {sorted(MODELS)}, got {config.model.names!r}")
-    for name in names:
-        validate.choice("model.names", name, MODELS)
-        if name not in config.model:
-            raise ConfigError(f"model.names: {name!r} has no config section model.{name}")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"model.names: {names} names a model twice")
-    return names
+def variant_name(config) -> str:
+    return "shuffled" if config.data.shuffle else "plain"
 
 
 def load_data(config) -> dict:
@@ -365,16 +111,42 @@ def load_data(config) -> dict:
     return {"train": train, "eval": test, "test": test}
 
 
-def make_task(config, data: dict | None = None) -> Task:
-    """The Task of one model: `config` is a sub-run's config (`model_config(config, name)`), whose
-    `model` section is that model's with its `name`; data: `load_data(config)`, generated here if None."""
-    name = validate.choice("model.name", config.model.name, MODELS)
-    data = load_data(config) if data is None else data
-    seq_len = data["train"]["x"].shape[1]
-    init_fn, apply_fn = MODELS[name](config.model, seq_len)
+def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
+    """One sub-run per model of config.model.names: the shared fields, `model` = {name, <name>: its section},
+    the section's own `num_steps` / `optimizer` overrides applied. Every model is built once here, so a config
+    error stops the run before any data or training."""
+    subs = {}
+    for name in models.names(config.model):
+        sub = ml_collections.ConfigDict(config.to_dict())
+        section = config.model[name].to_dict()
+        with sub.ignore_type():
+            sub.model = ml_collections.ConfigDict({"name": name, name: section})
+            sub.optimizer.update(section.get("optimizer") or {})
+            if section.get("num_steps"):
+                sub.num_steps = section["num_steps"]
+        validate.train_config(sub)
+        models.build(sub.model, _spec(config.data.get("seq_len", 40)))
+        subs[name] = sub
+    return subs
+
+
+def _spec(seq_len: int) -> models.Spec:
+    return models.Spec(input_size=1, output_size=NUM_CLASSES, output="class", seq_len=seq_len)
+
+
+_DATA = {}  # one MNIST-1D generation per data config and process, shared by the sub-runs
+
+
+def make_task(config, workdir=None) -> Task:
+    """The Task of one model: `config` is a sub-run's config (`sub_runs`)."""
+    key = json_key(config.data)
+    if key not in _DATA:
+        _DATA[key] = load_data(config)
+    data = _DATA[key]
+    model = models.build(config.model, _spec(data["train"]["x"].shape[1]))
 
     def loss_fn(params, batch, key, train):
-        logits = apply_fn(params, batch["x"], key if train else None)  # [B, C]
+        logits = model.apply_batch(params, batch["x"], key=key, deterministic=not train)  # [B, C]
         mask = batch.get("valid")
         loss = losses.cross_entropy(logits, batch["y"], mask)
         metrics = {"accuracy": losses.accuracy(logits, batch["y"], mask)}
@@ -382,199 +154,65 @@ def make_task(config, data: dict | None = None) -> Task:
             metrics["weight"] = mask.sum()
         return loss, metrics
 
-    eval_fn = jax.jit(lambda params, x: apply_fn(params, x, None))
+    eval_fn = jax.jit(lambda params, x: model.apply_batch(params, x, deterministic=True))
 
     def final_eval(params):
-        if data["eval"] is data["test"]:
-            return {}
-        x, y = data["test"]["x"], data["test"]["y"]
-        logits = np.concatenate([np.asarray(eval_fn(params, x[i:i + 500])) for i in range(0, len(y), 500)])
-        return {"test_accuracy": float(np.mean(logits.argmax(-1) == y))}
+        metrics = {"num_params": models.num_params(params)}
+        if data["eval"] is not data["test"]:
+            x, y = data["test"]["x"], data["test"]["y"]
+            logits = np.concatenate([np.asarray(eval_fn(params, x[i:i + 500])) for i in range(0, len(y), 500)])
+            metrics["test_accuracy"] = float(np.mean(logits.argmax(-1) == y))
+        return metrics
 
-    variant = "shuffled" if config.data.shuffle else "plain"
+    variant = variant_name(config)
     batch_order = validate.choice("data.batch_order", config.data.get("batch_order", "reshuffle"), BATCH_ORDERS)
     return Task(
-        init_params=init_fn,
+        init_params=model.init,
         loss_fn=loss_fn,
         train_iterator=batching.TrainIterator(batching.ArraySource(data["train"]), config.batch_size,
                                               seed=config.seed, shuffle=batch_order == "reshuffle"),
         eval_batches=lambda: batching.eval_batches(batching.ArraySource(data["eval"]), config.batch_size),
         final_eval=final_eval,
-        reference={"model": name, "published_accuracy": PUBLISHED[variant].get(name),
+        reference={"model": config.model.name, "published_accuracy": PUBLISHED[variant].get(config.model.name),
                    "human": PUBLISHED[variant]["human"], "source": REFERENCE["source"]},
     )
 
 
-def model_config(config, name: str) -> ml_collections.ConfigDict:
-    """The sub-run's config: the shared fields, `model` = model.<name> (+ name), optimizer overrides applied."""
-    sub = ml_collections.ConfigDict(config.to_dict())
-    section = ml_collections.ConfigDict(config.model[name].to_dict())
-    optimizer_overrides = section.to_dict().pop("optimizer", None) or {}
-    with sub.ignore_type():
-        sub.model = ml_collections.ConfigDict({"name": name, **{k: v for k, v in section.items()
-                                                               if k != "optimizer"}})
-        sub.optimizer.update(optimizer_overrides)
-        steps = section.get("num_steps")
-        if steps:
-            sub.num_steps = steps
-    validate.train_config(sub)
-    return sub
+def json_key(data_config) -> str:
+    return repr(sorted(data_config.to_dict().items()))
 
 
-# --------------------------------------------------------------------------- the run
-
-
-def _accuracy(result: dict) -> float:
-    m = result["metrics"]
-    return m.get("test_accuracy", m.get("accuracy"))
-
-
-def plot_accuracies(models: dict, variant: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(models)
-    ours = [100 * models[n]["test_accuracy"] for n in names]
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 0.9 * len(names)), 4.2))
-    bars = ax.bar(names, ours, color="tab:blue", label="ours (test)")
-    for bar, acc in zip(bars, ours):
-        ax.text(bar.get_x() + bar.get_width() / 2, acc + 1, f"{acc:.1f}", ha="center", fontsize=8)
-    published = [(i, 100 * PUBLISHED[variant][n]) for i, n in enumerate(names) if n in PUBLISHED[variant]]
-    if published:
-        xs, ys = zip(*published)
-        ax.scatter(xs, ys, marker="_", s=600, color="tab:red", linewidths=2.5, label="published (paper's model)",
-                   zorder=3)
-    ax.axhline(100 * PUBLISHED[variant]["human"], color="gray", ls="--", lw=1, label="human expert")
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"MNIST-1D ({variant})")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def plot_curves(workdir: Path, names: list[str], variant: str, path: Path) -> Path:
-    """Eval accuracy against step, one line per model (from each sub-run's metrics.jsonl)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from seqmodels.training import writers
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name in names:
-        points = [(r["step"], 100 * r["accuracy"]) for r in writers.read_jsonl(workdir / name / "metrics.jsonl")
-                  if r["split"] == "eval" and "accuracy" in r]
-        if points:
-            steps, accs = zip(*points)
-            ax.plot(steps, accs, marker="o" if len(points) < 3 else None, label=name)
-    ax.axhline(100 * PUBLISHED[variant]["human"], color="gray", ls="--", lw=1, label="human expert")
-    ax.set_xlabel("step")
-    ax.set_ylabel("eval accuracy (%)")
-    ax.set_title(f"MNIST-1D ({variant})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def format_table(models: dict, variant: str) -> str:
-    lines = [f"MNIST-1D ({variant}), test accuracy after the last step",
-             f"{'model':12s} {'ours':>7s} {'published':>10s} {'steps':>6s} {'train s':>8s}"]
-    for name, m in models.items():
-        ref = PUBLISHED[variant].get(name)
-        ref_text = f"{100 * ref:.0f}%" if ref is not None else "-"
-        lines.append(f"{name:12s} {100 * m['test_accuracy']:6.1f}% {ref_text:>10s} {m['steps']:6d} "
-                     f"{m['train_seconds']:8.1f}")
-    lines.append(f"{'human':12s} {'':>7s} {100 * PUBLISHED[variant]['human']:9.0f}%")
-    return "\n".join(lines)
-
-
-def run_experiment(config, workdir: str | Path) -> dict:
-    """Train every model of config.model.names in <workdir>/<name>, then write the combined results."""
-    workdir = Path(workdir)
-    validate.train_config(config)
-    names = model_names(config)
-    sub_configs = {name: model_config(config, name) for name in names}  # validates every section first
-    for name in names:
-        MODELS[name](config.model[name], 40)  # config errors before any data or training
-    start = time.perf_counter()
-    data = load_data(config)
-    variant = "shuffled" if config.data.shuffle else "plain"
-    models = {}
-    for name in names:
-        sub_dir = workdir / name
-        timing_file = sub_dir / "mnist1d_train_seconds.json"  # summed over the invocations that trained
-        done_before = json.loads(timing_file.read_text())["train_seconds"] if timing_file.exists() else 0.0
-        logging.info("training %s in %s", name, sub_dir)
-        task = make_task(sub_configs[name], data)
-        num_params = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(
-            jax.eval_shape(task.init_params, jax.random.key(0))))
-        result = train_and_evaluate(sub_configs[name], sub_dir, task)
-        seconds = done_before + result["timing"]["train_seconds_this_run"]
-        if jax.process_index() == 0:
-            timing_file.write_text(json.dumps({"train_seconds": seconds}) + "\n")
-        models[name] = {
-            "test_accuracy": _accuracy(result),
-            "test_loss": result["metrics"].get("loss") if data["eval"] is data["test"] else None,
-            "eval_accuracy": result["metrics"].get("accuracy"),
+def combine(config, workdir, results: dict) -> dict:
+    """The sub-runs' results -> <workdir>/results.json, the table (printed) and the plots."""
+    variant = variant_name(config)
+    table = {}
+    for name, result in results.items():
+        m = result["metrics"]
+        held_out = "test_accuracy" in m  # data.num_validation: eval is the validation split
+        table[name] = {
+            "test_accuracy": m.get("test_accuracy", m.get("accuracy")),
+            "test_loss": None if held_out else m.get("loss"),
+            "eval_accuracy": m.get("accuracy"),
             "published": PUBLISHED[variant].get(name),
             "steps": result["steps"]["last"],
-            "train_seconds": seconds,
-            "num_params": num_params,
+            "train_seconds": result["timing"]["train_seconds"],
+            "num_params": int(m["num_params"]),
             "workdir": name,
         }
-        print(f"{name}: test accuracy {100 * models[name]['test_accuracy']:.1f}%", flush=True)
-    best = max(models, key=lambda n: models[n]["test_accuracy"])
-    results = {
-        "metrics": {**{f"test_accuracy_{n}": m["test_accuracy"] for n, m in models.items()},
-                    "best_model": best, "best_test_accuracy": models[best]["test_accuracy"],
-                    "beats_human": models[best]["test_accuracy"] > PUBLISHED[variant]["human"]},
-        "models": models,
+        print(f"{name}: test accuracy {100 * table[name]['test_accuracy']:.1f}%", flush=True)
+    best = max(table, key=lambda n: table[n]["test_accuracy"])
+    combined = {
+        "metrics": {**{f"test_accuracy_{n}": m["test_accuracy"] for n, m in table.items()},
+                    "best_model": best, "best_test_accuracy": table[best]["test_accuracy"],
+                    "beats_human": table[best]["test_accuracy"] > PUBLISHED[variant]["human"]},
+        "models": table,
         "reference": {**REFERENCE, "variant": variant},
         "config": config.to_dict(),
-        "timing": {"wall_seconds_this_run": time.perf_counter() - start,
-                   "train_seconds": sum(m["train_seconds"] for m in models.values())},
+        "timing": {"train_seconds": sum(m["train_seconds"] for m in table.values())},
     }
-    if jax.process_index() == 0:
-        (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-        plot_accuracies(models, variant, workdir / "plots" / "accuracy.png")
-        plot_curves(workdir, names, variant, workdir / "plots" / "accuracy_curves.png")
-    print("\n" + format_table(models, variant), flush=True)
-    return results
-
-
-# --------------------------------------------------------------------------- command line
-
-_CLEAN_ERRORS = (CheckpointError, ConfigError, NonFiniteLossError)
-
-
-def main(argv: list[str]) -> None:
-    """launcher.run's checks and clean errors, with several models per run (launcher.run takes one Task)."""
-    FLAGS = flags.FLAGS
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not FLAGS.workdir:
-        raise app.UsageError("--workdir is required")
-    parallel.initialize_distributed(FLAGS.distributed)
-    try:
-        run_experiment(FLAGS.config, FLAGS.workdir)
-    except _CLEAN_ERRORS as e:
-        logging.error("%s: %s", type(e).__name__, e)
-        raise SystemExit(f"error: {e}")
-    logging.info("done: results in %s", Path(FLAGS.workdir) / "results.json")
+    summarize.write_mnist1d(combined, workdir, PUBLISHED[variant], variant)
+    return combined
 
 
 if __name__ == "__main__":
-    config_flags.DEFINE_config_file("config", str(launcher.default_config_path(__file__)),
-                                    "Experiment config file, optionally with ':variant' (passed to get_config).")
-    app.run(main)
+    launcher.run(make_task, sub_runs=sub_runs, combine=combine)

@@ -63,27 +63,20 @@ We keep it anyway: choosing a held-out window because it looks like the
 test segment would be using the test segment.
 """
 
-import dataclasses
-import functools
 import json
-import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import launcher
-from seqmodels import recurrence
-from seqmodels.cells import GRU, LSTM
-from seqmodels.conv import TCN, TDNN, streaming
-from seqmodels.conv.tcn import CONV_INITS
+from experiments import launcher, models, summarize as reporting
+from experiments.summarize import plt
 from seqmodels.data import batching, packaged
-from seqmodels.nn import dense
+from seqmodels.models import heads
 from seqmodels.training import Task, validate
 
-MODELS = ("tdnn", "lstm", "gru", "tcn")
 SCALINGS = ("standardize", "max")
 TRAIN_POINTS = 1000  # A.dat
 HORIZON = 100  # A.cont: the points to predict
@@ -94,93 +87,30 @@ SAUER_NMSE = 0.077
 # --------------------------------------------------------------------------- one-step predictors
 
 
-@dataclasses.dataclass(frozen=True)
-class Predictor:
-    """A one-step predictor of the scaled series: x(t) -> x(t + 1).
-
-    init(key) -> params; apply_batch(params, xs [B, T, 1]) -> [B, T, 1]
-    (teacher forced); init_state(params) and step(params, state, x_t [1])
-    -> (state, y_t [1]) for the closed-loop forecast; receptive_field: the
-    inputs one output sees (None: unbounded, a recurrent carry).
-    """
-    init: Callable
-    apply_batch: Callable
-    init_state: Callable
-    step: Callable
-    receptive_field: int | None
+def make_predictor(config) -> heads.FrameHead:
+    """The registry's model of config.model.name as a one-step predictor x(t) -> x(t + 1) of the scaled series:
+    a FrameHead, teacher forced by apply_batch, closed loop by `heads.forecast` (its streaming step)."""
+    model = models.build(config.model, models.Spec(input_size=1, output_size=1))
+    if not isinstance(model, heads.FrameHead) or model.backbone.step is None:
+        raise validate.ConfigError(f"model.name: {config.model.name!r} cannot forecast one step at a time "
+                                   f"(no streaming step); use a causal conv or a one-layer RNN")
+    return model
 
 
-def tdnn_predictor(m) -> Predictor:
-    net = TDNN(tuple(m.tdnn_sizes), tuple(m.tdnn_taps), activation="tanh", output_activation="identity")
-    return Predictor(init=net.init, apply_batch=lambda p, xs: jax.vmap(lambda x: net.apply(p, x))(xs),
-                     init_state=lambda p: net.init_state(), step=net.step,
-                     receptive_field=net.receptive_field)
+def receptive_field(config) -> int | None:
+    """The inputs one output sees (None: unbounded, a recurrent carry)."""
+    m = models.section(config.model, config.model.name)
+    kind = m.get("kind", config.model.name)
+    if kind == "tdnn":
+        return 1 + sum(t - 1 for t in m["taps"])
+    if kind == "tcn":
+        return 1 + 2 * (m["kernel_size"] - 1) * (2 ** m["levels"] - 1)
+    return None
 
 
-def rnn_predictor(m, cell) -> Predictor:
-    rnn = recurrence.RNN(cell)
-
-    def init(key):
-        k_cell, k_out = jax.random.split(key)
-        return {"rnn": rnn.init(k_cell), "readout": dense.init(k_out, rnn.output_size, 1)}
-
-    def apply_batch(p, xs):
-        _, hs = rnn.apply_batch(p["rnn"], xs)  # [B, T, H]
-        return dense.apply(p["readout"], hs)
-
-    def step(p, carry, x_t):
-        carry, h = cell.step(p["rnn"], carry, x_t)
-        return carry, dense.apply(p["readout"], h)
-
-    return Predictor(init=init, apply_batch=apply_batch, init_state=lambda p: cell.initial_carry(p["rnn"]),
-                     step=step, receptive_field=None)
-
-
-def tcn_predictor(m, conv_init: str = "normal") -> Predictor:
-    tcn = TCN(1, tuple(m.tcn_channels), kernel_size=m.tcn_kernel_size, conv_init=conv_init)
-
-    def init(key):
-        k_tcn, k_out = jax.random.split(key)
-        return {"tcn": tcn.init(k_tcn), "readout": dense.init(k_out, tcn.channels[-1], 1)}
-
-    def apply_batch(p, xs):
-        return dense.apply(p["readout"], jax.vmap(lambda x: tcn.apply(p["tcn"], x))(xs))
-
-    def step(p, state, x_t):
-        state, h = tcn.step(p["tcn"], state, x_t)
-        return state, dense.apply(p["readout"], h)
-
-    return Predictor(init=init, apply_batch=apply_batch, init_state=lambda p: tcn.init_state(),
-                     step=step, receptive_field=tcn.receptive_field)
-
-
-def make_predictor(m) -> Predictor:
-    validate.choice("model.name", m.name, MODELS)
-    if m.name == "tdnn":
-        sizes, taps = tuple(m.tdnn_sizes), tuple(m.tdnn_taps)
-        for v in sizes + taps:
-            validate.positive("model.tdnn_sizes / model.tdnn_taps", v, integer=True)
-        if len(sizes) < 2 or sizes[0] != 1 or sizes[-1] != 1 or len(taps) != len(sizes) - 1:
-            raise validate.ConfigError(f"model.tdnn_sizes must be (1, ..., 1) with one tap count per layer in "
-                                       f"model.tdnn_taps; got sizes={sizes}, taps={taps}")
-        return tdnn_predictor(m)
-    if m.name in ("lstm", "gru"):
-        validate.positive("model.hidden_size", m.hidden_size, integer=True)
-        cell = LSTM(1, m.hidden_size) if m.name == "lstm" else GRU(1, m.hidden_size)
-        return rnn_predictor(m, cell)
-    for c in tuple(m.tcn_channels) or (0,):
-        validate.positive("model.tcn_channels", c, integer=True)
-    validate.positive("model.tcn_kernel_size", m.tcn_kernel_size, integer=True)
-    return tcn_predictor(m, validate.choice("model.tcn_conv_init", m.get("tcn_conv_init", "normal"), CONV_INITS))
-
-
-def forecast(predictor: Predictor, params, prime, horizon: int):
+def forecast(predictor: heads.FrameHead, params, prime, horizon: int):
     """Warm up on `prime` [P, 1] (true values), then feed each prediction back: [horizon] predictions."""
-    step = functools.partial(predictor.step, params)
-    state, _ = streaming.run(step, predictor.init_state(params), prime[:-1])
-    _, ys = streaming.generate(step, state, prime[-1], horizon, sample=lambda _, y: (y, y),
-                               key=jax.random.key(0))
-    return ys[:, 0]
+    return heads.forecast(predictor, params, prime, horizon)[:, 0]
 
 
 # --------------------------------------------------------------------------- data and scaling
@@ -233,8 +163,8 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
         raise validate.ConfigError(f"data.burn_in ({d.burn_in}) must be smaller than data.window ({d.window})")
     if not isinstance(d.val_points, int):
         raise validate.ConfigError(f"data.val_points: expected an integer, got {d.val_points!r}")
-    predictor = make_predictor(m)
-    rf = predictor.receptive_field
+    predictor = make_predictor(config)
+    rf = receptive_field(config)
     if rf is not None and d.window < rf:
         raise validate.ConfigError(f"data.window ({d.window}) must cover the receptive field ({rf}) of model "
                                    f"{m.name!r}: the forecast warms up on the last window points")
@@ -257,7 +187,7 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
     K, rollout_weight, input_noise = d.rollout_steps, d.rollout_weight, d.input_noise  # read once, here
 
     def per_seed_loss(p, xs, ys):  # -> (one-step loss, closed-loop loss) of one seed
-        pred = predictor.apply_batch(p, xs)  # [B, W, 1]
+        pred = predictor.apply_batch(p, xs, deterministic=True)  # [B, W, 1] (no dropout)
         one_step = jnp.mean(jnp.square(pred - ys)[:, d.burn_in:])
         if not K:
             return one_step, jnp.zeros(())
@@ -270,14 +200,15 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
         ys = jax.vmap(lambda p: forecast(predictor, p, prime, HORIZON))(params["seeds"])
         return ys * s["scale"] + s["shift"]
 
+    def eval_fn(params, batch, key):  # the validation batch: iterated forecast of the held-out segment
+        truth = batch["truth"][0]
+        preds = val_forecasts(params, batch["prime"][0])
+        per_seed = jnp.mean(jnp.square(preds - truth), axis=1) / jnp.var(truth)  # [S]
+        metrics = {f"val_nmse_seed{i}": per_seed[i] for i in range(S)}
+        return {**metrics, "val_nmse_best": jnp.min(per_seed), "val_nmse_median": jnp.median(per_seed),
+                "loss": jnp.median(per_seed)}
+
     def loss_fn(params, batch, key, train):
-        if "prime" in batch:  # the validation batch: iterated forecast of the held-out segment
-            truth = batch["truth"][0]
-            preds = val_forecasts(params, batch["prime"][0])
-            per_seed = jnp.mean(jnp.square(preds - truth), axis=1) / jnp.var(truth)  # [S]
-            metrics = {f"val_nmse_seed{i}": per_seed[i] for i in range(S)}
-            metrics.update(val_nmse_best=jnp.min(per_seed), val_nmse_median=jnp.median(per_seed))
-            return jnp.median(per_seed), metrics
         xs = batch["x"]
         if train and input_noise > 0:
             xs = xs + input_noise * jax.random.normal(key, xs.shape, xs.dtype)
@@ -330,6 +261,7 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
         loss_fn=loss_fn,
         train_iterator=batching.TrainIterator(train_source, config.batch_size, seed=config.seed),
         eval_batches=[val_batch],
+        eval_fn=eval_fn,
         final_eval=final_eval,
         reference={"wan_fir_nmse": WAN_NMSE, "sauer_nmse": SAUER_NMSE, "mean_of_A_nmse": 1.0,
                    "persistence_nmse": 1.34,
@@ -341,11 +273,6 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
 
 def plot_forecast(path, name, known, truth, val_truth, val_start, val_pred, test_pred, best, metrics) -> None:
     """Validation and test forecasts against the truth: every seed faint, the selected one bold."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
     for ax, start, true, preds, title in (
             (axes[0], val_start, val_truth, val_pred, f"validation (selection): NMSE {metrics['val_nmse']:.3f}"),
@@ -379,35 +306,60 @@ def run_label(config: dict) -> str:
     return config["model"]["name"] + (f"_noise{noise:g}" if noise else "") + (f"_rollout{rollout}" if rollout else "")
 
 
-def summarize(run_dirs, out_dir) -> dict:
-    """Collect the runs into out_dir: <model>/results.json + plots, results.json, summary.md, forecasts.png."""
-    import shutil
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def summarize(run_dirs: dict, out_dir) -> dict:
+    """Runs (label -> workdir) -> out_dir: <run label>/ (results.json, forecasts.json, plots), results.json,
+    summary.md and forecasts.png (every run's selected forecast against the truth)."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     runs, forecasts = {}, {}
-    for run_dir in map(Path, run_dirs):
-        results = json.loads((run_dir / "results.json").read_text())
+    for run_dir in run_dirs.values():
+        results = reporting.load_results(run_dir)
         name = run_label(results["config"])
         runs[name] = results
-        dest = out_dir / name
-        dest.mkdir(exist_ok=True)
-        for f in ("results.json", "forecasts.json"):
-            if (run_dir / f).exists():
-                shutil.copy(run_dir / f, dest / f)
-        for png in (run_dir / "plots").glob("*.png"):
-            if not png.name.startswith("val_nmse_seed"):  # one curve per seed: in the workdir only
-                shutil.copy(png, dest / png.name)
-        if (run_dir / "forecasts.json").exists():
-            forecasts[name] = json.loads((run_dir / "forecasts.json").read_text())
+        # one validation curve per seed stays in the workdir
+        reporting.copy_run(run_dir, out_dir / name, skip_plots=("val_nmse_seed",), extra_files=("forecasts.json",))
+        if (Path(run_dir) / "forecasts.json").exists():
+            forecasts[name] = json.loads((Path(run_dir) / "forecasts.json").read_text())
     if not runs:
         raise ValueError("summarize: no run directories given")
+    plot_forecasts(forecasts, runs, out_dir / "forecasts.png")
+    rows, table = [], {}
+    for name, r in runs.items():
+        mt = r["metrics"]
+        S = r["config"]["model"]["num_seeds"]
+        seeds = [mt[f"seed{i}_nmse_true_var"] for i in range(S)]
+        table[name] = {
+            "nmse_true_var": mt["nmse_true_var"], "nmse_train_var": mt["nmse_train_var"],
+            "selected_seed": int(mt["selected_seed"]), "val_nmse": mt["val_nmse"],
+            "seeds_nmse_true_var": seeds, "seeds_nmse_train_var": [mt[f"seed{i}_nmse_train_var"] for i in range(S)],
+            "seeds_val_nmse": [mt[f"seed{i}_val_nmse"] for i in range(S)],
+            "seed_mean_forecast_nmse_true_var": mt["seed_mean_forecast_nmse_true_var"],
+            "num_params_per_seed": int(mt["num_params_per_seed"]),
+            "train_seconds": r["timing"]["train_seconds_this_run"], "steps": r["steps"],
+            "beats_wan": mt["nmse_true_var"] < WAN_NMSE}
+        rows.append([name, f"{mt['nmse_true_var']:.4f}", f"{mt['nmse_train_var']:.4f}", WAN_NMSE,
+                     f"{min(seeds):.3g} / {np.median(seeds):.3g} / {max(seeds):.3g} ({S} seeds)",
+                     f"{int(mt['selected_seed'])} ({mt['val_nmse']:.3g})",
+                     f"{mt['seed_mean_forecast_nmse_true_var']:.3g}", f"{int(mt['num_params_per_seed']):,}",
+                     f"{r['steps']['params_from']} / {r['steps']['last']}",
+                     f"{r['timing']['train_seconds_this_run'] / 60:.1f} min"])
+    any_m = next(iter(runs.values()))["metrics"]
+    for b in ("mean", "persistence"):
+        rows.append([f"baseline: {b}", f"{any_m[f'baseline_{b}_nmse_true_var']:.4f}",
+                     f"{any_m[f'baseline_{b}_nmse_train_var']:.4f}", "", "", "", "", "", "", ""])
+    protocol = next(iter(runs.values()))["reference"]["protocol"]
+    summary = {"models": table, "baselines": {k: v for k, v in any_m.items() if k.startswith("baseline_")},
+               "reference": {"wan_fir_nmse": WAN_NMSE, "sauer_nmse": SAUER_NMSE}, "protocol": protocol}
+    reporting.write_summary(
+        out_dir, summary, title="Santa Fe A: 100-step iterated forecast of x[1000:1100]",
+        table=reporting.markdown_table(
+            ["model", "NMSE (var of 100 true values)", "NMSE (var of training set)", "Wan",
+             "seeds: test NMSE (true var), min / median / max", "selected seed (val NMSE)", "mean-of-seeds forecast",
+             "params/seed", "best step / last", "train time"], rows),
+        footer=f"Protocol: {protocol}. Headline = the (step, seed) with the lowest validation NMSE.")
+    return summary
 
+
+def plot_forecasts(forecasts: dict, runs: dict, path: Path) -> None:
     data = packaged.santa_fe_laser()
     truth = data["continuation"][:, 0].astype(np.float64)
     fig, ax = plt.subplots(figsize=(10, 4))
@@ -422,68 +374,9 @@ def summarize(run_dirs, out_dir) -> dict:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_dir / "forecasts.png", dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
-
-    rows = ["| model | NMSE (var of 100 true values) | NMSE (var of training set) | Wan | seeds: test NMSE "
-            "(true var), min / median / max | selected seed (val NMSE) | mean-of-seeds forecast | params/seed "
-            "| best step / last | train time |", "|---|---|---|---|---|---|---|---|---|---|"]
-    table = {}
-    for name in runs:
-        r, mt = runs[name], runs[name]["metrics"]
-        S = r["config"]["model"]["num_seeds"]
-        seeds = [mt[f"seed{i}_nmse_true_var"] for i in range(S)]
-        table[name] = {
-            "nmse_true_var": mt["nmse_true_var"], "nmse_train_var": mt["nmse_train_var"],
-            "selected_seed": int(mt["selected_seed"]), "val_nmse": mt["val_nmse"],
-            "seeds_nmse_true_var": seeds, "seeds_nmse_train_var": [mt[f"seed{i}_nmse_train_var"] for i in range(S)],
-            "seeds_val_nmse": [mt[f"seed{i}_val_nmse"] for i in range(S)],
-            "seed_mean_forecast_nmse_true_var": mt["seed_mean_forecast_nmse_true_var"],
-            "num_params_per_seed": int(mt["num_params_per_seed"]),
-            "train_seconds": r["timing"]["train_seconds_this_run"], "steps": r["steps"],
-            "beats_wan": mt["nmse_true_var"] < WAN_NMSE}
-        rows.append(
-            f"| {name} | {mt['nmse_true_var']:.4f} | {mt['nmse_train_var']:.4f} | {WAN_NMSE} | "
-            f"{min(seeds):.3g} / {np.median(seeds):.3g} / {max(seeds):.3g} ({S} seeds) | "
-            f"{int(mt['selected_seed'])} ({mt['val_nmse']:.3g}) | {mt['seed_mean_forecast_nmse_true_var']:.3g} | "
-            f"{int(mt['num_params_per_seed']):,} | {r['steps']['params_from']} / {r['steps']['last']} | "
-            f"{r['timing']['train_seconds_this_run'] / 60:.1f} min |")
-    any_m = next(iter(runs.values()))["metrics"]
-    for b in ("mean", "persistence"):
-        rows.append(f"| baseline: {b} | {any_m[f'baseline_{b}_nmse_true_var']:.4f} | "
-                    f"{any_m[f'baseline_{b}_nmse_train_var']:.4f} | | | | | | | |")
-    summary = {"models": table,
-               "baselines": {k: v for k, v in any_m.items() if k.startswith("baseline_")},
-               "reference": {"wan_fir_nmse": WAN_NMSE, "sauer_nmse": SAUER_NMSE},
-               "protocol": next(iter(runs.values()))["reference"]["protocol"]}
-    (out_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out_dir / "summary.md").write_text(
-        "# Santa Fe A: 100-step iterated forecast of x[1000:1100]\n\n" + "\n".join(rows)
-        + f"\n\nProtocol: {summary['protocol']}. Headline = the (step, seed) with the lowest validation NMSE.\n")
-    print("\n".join(rows))
-    return summary
-
-
-def _summarize_main(argv: list[str]) -> None:
-    out, dirs = "results/santa_fe", []
-    for arg in argv:
-        if arg.startswith("--out="):
-            out = arg.split("=", 1)[1]
-        else:
-            dirs.append(arg)
-    if not dirs:
-        sys.exit("usage: python -m experiments.santa_fe summarize RUN_DIR... [--out=results/santa_fe]")
-    summarize(dirs, out)
-
-
-def _make_task_with_workdir(config) -> Task:
-    from absl import flags
-
-    return make_task(config, workdir=flags.FLAGS.workdir)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "summarize":
-        _summarize_main(sys.argv[2:])
-    else:
-        launcher.run(_make_task_with_workdir)
+    launcher.run(make_task)

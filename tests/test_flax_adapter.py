@@ -21,11 +21,11 @@ def test_adapter_params_are_the_layer_params_and_outputs_match():
     layer = recurrence.Bidirectional.of(GRU(3, 4))
     module = flax_adapter.FlaxLayer(layer)
     xs = jax.random.normal(jax.random.key(0), (6, 3))
-    variables = module.init(jax.random.key(1), xs, length=4)
+    variables = module.init(jax.random.key(1), xs, lengths=4)
     params = variables["params"]["layer"]
     assert jax.tree.structure(params) == jax.tree.structure(layer.init(jax.random.key(2)))
-    out_flax = module.apply(variables, xs, length=4)
-    out_direct = layer.apply(params, xs, length=4)
+    out_flax = module.apply(variables, xs, lengths=4)
+    out_direct = layer.apply(params, xs, lengths=4)
     for a, b in zip(jax.tree.leaves(out_flax), jax.tree.leaves(out_direct)):
         np.testing.assert_array_equal(a, b)
 

@@ -13,17 +13,20 @@ def optimizer_config(name: str, learning_rate: float, **fields) -> ml_collection
     return ml_collections.ConfigDict({"name": name, "learning_rate": learning_rate, "clip_norm": 0.0, **fields})
 
 
-def model_variant(variant: str | None, models: tuple[str, ...], default: str) -> tuple[str, bool, bool]:
-    """'<model>', 'small', 'small_<model>', each optionally + '_valid' -> (model, small, select_on_valid)."""
+def model_variant(variant: str | None, models: tuple[str, ...], default: str, *,
+                  select: bool = True) -> tuple[str, bool, bool]:
+    """'<model>', 'small', 'small_<model>', each optionally + '_valid' (where `select`) -> (model, small,
+    select_on_valid)."""
     rest = variant or default
-    select = rest.endswith(SELECT_SUFFIX)
-    rest = rest[:-len(SELECT_SUFFIX)] if select else rest
+    selected = select and rest.endswith(SELECT_SUFFIX)
+    rest = rest[:-len(SELECT_SUFFIX)] if selected else rest
     small = rest == "small" or rest.startswith("small_")
     name = default if rest == "small" else rest[len("small_"):] if small else rest
     if name not in models:
-        valid = [v + s for v in [*models, "small", *(f"small_{m}" for m in models)] for s in ("", SELECT_SUFFIX)]
+        suffixes = ("", SELECT_SUFFIX) if select else ("",)
+        valid = [v + s for v in [*models, "small", *(f"small_{m}" for m in models)] for s in suffixes]
         raise ValueError(f"unknown variant {variant!r}; valid variants: {valid}")
-    return name, small, select
+    return name, small, selected
 
 
 def select_on_validation(config, *, num_valid: int, metric: str, eval_every: int) -> None:

@@ -6,7 +6,7 @@ or broadcastable to [N, T, S], True = attend. `lengths` is the valid key
 length (right padding, an int scalar per example inside `vmap`), `causal`
 a static bool.
 
-    masks        causal_mask, length_mask, padding_mask, combine (shared by every variant)
+    masks        causal_mask, length_mask, padding_mask, combine, zero_padding (shared by every variant)
     dot_product  dot_product_attention (dense reference), blockwise_attention (online
                  softmax, linear memory, custom backward), attention (picks one)
     multi_head   MultiHeadAttention: projections, grouped-query heads, rotary, KV cache

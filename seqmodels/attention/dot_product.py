@@ -50,13 +50,11 @@ from seqmodels.array_types import Array, Bool, Float, Int, Key
 from seqmodels.attention import masks as masks_lib
 from seqmodels.nn import dropout
 
-# `attention(impl="auto")` switches to the blockwise path from this many keys. On a
-# 2-core CPU (B=8, N=8, K=64, causal, fwd+bwd) blockwise was 1.2x the plain dense
-# path at 256 keys and 3.5x at 512; below 512 the dense path compiles faster.
+# `attention(impl="auto")` takes the blockwise path from this many keys: below it the dense path is
+# about as fast and compiles faster (figures: benchmarks/README.md).
 AUTO_BLOCKWISE_MIN_LENGTH = 512
-# Tile size (T=2048, K=64, B=8, N=8, causal fwd+bwd): the fastest on a 2-core AMD EPYC (AVX2); on a 2-core
-# Xeon with AVX-512, 128 / 256 / 512 took 1.51 / 1.49 / 1.21 s (peak 0.87 / 0.89 / 1.12 GiB). 128 keeps
-# memory lowest; pass block_size=512 where it is faster, and try 256-512 on accelerators.
+# Tile size: the lowest peak memory and, on CPU, about the fastest; larger tiles (256-512) can be faster,
+# e.g. on accelerators: pass block_size= (figures: benchmarks/README.md).
 DEFAULT_BLOCK_SIZE = 128
 
 
@@ -166,7 +164,7 @@ def dot_product_attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v
     T, S, N, _, _ = check_qkv(q, k, v, name="dot_product_attention")
     weights = attention_weights(q, k, mask=mask, causal=causal, lengths=lengths,
                                 query_lengths=query_lengths, scale=scale)  # [N, T, S]
-    dropped = dropout.apply(weights, drop_rate, key=key, deterministic=deterministic)
+    dropped = dropout.apply(weights, drop_rate, key=key, deterministic=deterministic, name="dot_product_attention")
     y = jnp.einsum("nts,snk->tnk", dropped.astype(v.dtype), _repeat_kv(v, N),
                    preferred_element_type=jnp.float32).astype(q.dtype)  # [T, N, K']
     return (y, weights) if return_weights else y
@@ -419,7 +417,8 @@ def blockwise_attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: 
         raise ValueError(f"blockwise_attention: drop_rate must be in [0, 1), got {drop_rate}")
     dropping = drop_rate > 0.0 and not deterministic
     if dropping and key is None:
-        raise ValueError("blockwise_attention: dropout with drop_rate > 0 needs a PRNG `key` (or deterministic=True)")
+        raise ValueError(f"blockwise_attention: dropout with drop_rate={drop_rate} > 0 needs a PRNG `key` "
+                         f"(or deterministic=True for evaluation)")
     static_len = _is_static_int(lengths)  # a Python int: tiles past it are skipped, not masked
     cfg = _Tiling(T=T, S=S, block_q=block_q, block_k=block_k, causal=bool(causal),
                   scale=_default_scale(K, scale), drop_rate=float(drop_rate) if dropping else 0.0,

@@ -16,11 +16,14 @@ work inside `jit` and `vmap`.
 Causal masks with T != S are only defined with an explicit `offset` (the
 number of keys before query 0, e.g. the cache index when decoding); a plain
 causal self-attention has T == S and offset 0.
+
+Outputs follow the same model: `zero_padding` zeroes the rows t >= lengths
+of a layer's output, so padded frames stay zeros from layer to layer.
 """
 
 import jax.numpy as jnp
 
-from seqmodels.array_types import Array, Bool, Int
+from seqmodels.array_types import Array, Bool, Float, Int
 
 
 def causal_mask(T: int, S: int | None = None, *, offset: int | Int[Array, ""] = 0) -> Bool[Array, "T S"]:
@@ -63,6 +66,13 @@ def padding_mask(lengths: int | Int[Array, ""] | None, T: int, S: int | None = N
     return keys & queries  # [T, S]
 
 
+def zero_padding(x: Float[Array, "T D"], lengths: Int[Array, ""] | None) -> Float[Array, "T D"]:
+    """x with its rows t >= lengths set to zero (x unchanged when `lengths` is None)."""
+    if lengths is None:
+        return x
+    return jnp.where((jnp.arange(x.shape[0]) < lengths)[:, None], x, 0.0)  # [T, D]
+
+
 def combine(*masks: Bool[Array, "..."] | None) -> Bool[Array, "..."] | None:
     """Logical AND of broadcastable masks; None entries are skipped (None if all are)."""
     out = None
@@ -97,4 +107,4 @@ def check_causal(T: int, S: int, *, name: str = "attention") -> None:
             f"for cached decoding pass mask=causal_mask(T, S, offset=...) instead")
 
 
-__all__ = ["causal_mask", "length_mask", "padding_mask", "combine", "check_mask", "check_causal"]
+__all__ = ["causal_mask", "length_mask", "padding_mask", "zero_padding", "combine", "check_mask", "check_causal"]

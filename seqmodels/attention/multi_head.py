@@ -156,9 +156,7 @@ class MultiHeadAttention:
     def _output(self, params, y, lengths):
         T = y.shape[0]
         out = dense.apply(params["out"], y.reshape(T, -1))  # [T, D_out]
-        if lengths is not None:
-            out = jnp.where((jnp.arange(T) < lengths)[:, None], out, 0.0)  # padded rows: zeros
-        return out
+        return masks.zero_padding(out, lengths)  # padded rows: zeros
 
     # ------------------------------------------------------------------ cached decoding
 
@@ -167,12 +165,13 @@ class MultiHeadAttention:
         return kv_cache.init(max_len, self.kv_heads, self.head_dim, dtype=dtype)
 
     def decode(self, params: Params, cache: Params, x: Float[Array, "T D"], *, key: Key | None = None,
-               deterministic: bool = True) -> tuple[Params, Float[Array, "T D"]]:
+               deterministic: bool = False) -> tuple[Params, Float[Array, "T D"]]:
         """Causal self-attention for T new positions given the cached past; returns (cache, y: [T, out_dim]).
 
         Feeding a sequence in pieces (token by token, or a prompt then
         tokens) gives the same outputs as `apply(..., causal=True)` on the
-        whole sequence.
+        whole sequence. Dropout as in `apply` (with drop_rate > 0, pass
+        deterministic=True to decode for inference).
         """
         T = x.shape[0]
         q, k, v = self.project(params, x, x)

@@ -120,12 +120,7 @@ def dense_attention(q: Float[Array, "T N K"], k: Float[Array, "S N K"], v: Float
     length = _key_length(lengths, S)
     allowed = masks.combine(mask, masks.length_mask(length, S)[None, :])  # [T, S]
     scores = jnp.einsum("tnk,snk->nts", q, k) * K ** -0.5  # [N, T, S]
-    scores = jnp.where(allowed, scores, -jnp.inf)  # [N, T, S]
-    row_max = jnp.max(scores, axis=-1, keepdims=True)  # [N, T, 1]
-    row_max = jax.lax.stop_gradient(jnp.where(jnp.isfinite(row_max), row_max, 0.0))
-    weights = jnp.exp(scores - row_max)  # [N, T, S]
-    denom = jnp.sum(weights, axis=-1, keepdims=True)  # [N, T, 1]
-    weights = weights / jnp.where(denom > 0, denom, 1.0)
+    weights = dot_product.masked_softmax(scores, allowed).astype(v.dtype)  # [N, T, S]
     out = jnp.einsum("nts,snk->tnk", weights, v)  # [T, N, K]
     return jnp.where((jnp.arange(T) < length)[:, None, None], out, 0.0)
 

@@ -17,20 +17,41 @@ input-dependent part of every time step out of the scan:
 `input_projection` works on any leading axes (`[D]` or `[T, D]`), so the
 whole sequence's projection is ONE matrix product `[T, D] @ [D, G]`.
 
-Cells whose recurrence is linear in the carry (minGRU, minLSTM) also define
+Every cell declares how `seqmodels.recurrence` may run it over time, its
+`scan_kind` (a `ScanKind`); `recurrence.RNN` matches on it, never probes for
+methods. Every kind also runs step by step. Cells whose recurrence is linear
+in the carry (minGRU, minLSTM) declare LINEAR and define
 `linear_coefficients(params, xs) -> (a, b)` with h_t = a_t * h_{t-1} + b_t,
-which lets the recurrence run as an associative (parallel) scan.
+which lets the recurrence run as an associative (parallel) scan; LOG_LINEAR
+cells (a, b > 0) also define `log_coefficients` for the log-space scan. A
+subclass that changes a cell's equations declares its own kind (STEP is
+always right).
 """
 
 import dataclasses
+import enum
 from typing import Any
-
-import jax
-import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Key, Params
 
 Carry = Any  # a pytree of arrays (e.g. {'h': [H], 'c': [H]})
+
+
+class ScanKind(enum.Enum):
+    """How `seqmodels.recurrence` may run a cell over time (the cell's `scan_kind`).
+
+    STEP        `lax.scan` of `step` (or of `recurrent_step` after a hoisted `input_projection`)
+    LINEAR      h_t = a_t * h_{t-1} + b_t: `linear_coefficients` -> associative scan
+    LOG_LINEAR  LINEAR with a, b > 0: also `log_coefficients` -> associative scan on logarithms
+    FUSED_LSTM  STEP, and a whole-batch LSTM kernel with a hand-written backward pass (`apply_batch`)
+    FUSED_GRU   STEP, and the same for GRU(reset="after")
+    """
+
+    STEP = "step"
+    LINEAR = "linear"
+    LOG_LINEAR = "log_linear"
+    FUSED_LSTM = "fused_lstm"
+    FUSED_GRU = "fused_gru"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +80,21 @@ class Cell:
     def recurrent_step(self, params: Params, carry: Carry, gx_t: Float[Array, "G"]) -> tuple[Carry, Array]:
         raise NotImplementedError
 
+    # -- LINEAR and LOG_LINEAR cells only --------------------------------------
+    def linear_coefficients(self, params: Params, xs: Float[Array, "T D"]) -> tuple[Array, Array]:
+        """(a [T, H], b [T, H]) with h_t = a_t * h_{t-1} + b_t."""
+        raise NotImplementedError(f"{type(self).__name__} is a {self.scan_kind.name} cell: no linear_coefficients")
+
+    def log_coefficients(self, params: Params, xs: Float[Array, "T D"]) -> tuple[Array, Array]:
+        """(log a [T, H], log b [T, H]) of `linear_coefficients`."""
+        raise NotImplementedError(f"{type(self).__name__} is a {self.scan_kind.name} cell: no log_coefficients")
+
     # -- shared ---------------------------------------------------------------
+    @property
+    def scan_kind(self) -> ScanKind:
+        """How `seqmodels.recurrence` may run this cell (see ScanKind); STEP unless a subclass says more."""
+        return ScanKind.STEP
+
     @property
     def output_size(self) -> int:
         return self.hidden_size
@@ -79,7 +114,3 @@ class Cell:
             raise ValueError(
                 f"{type(self).__name__}: expected input {letters} with D={self.input_size}, "
                 f"got shape {tuple(x.shape)}" + (" (batch with jax.vmap)" if x.ndim == rank + 1 else ""))
-
-
-def zeros_like_carry(shape_tree, dtype=jnp.float32):
-    return jax.tree.map(lambda s: jnp.zeros(s, dtype), shape_tree, is_leaf=lambda s: isinstance(s, tuple))

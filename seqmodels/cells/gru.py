@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Key, Params
-from seqmodels.cells.base import Carry, Cell
+from seqmodels.cells.base import Carry, Cell, ScanKind
 from seqmodels.nn import activations, initializers
 
 RESETS = ("before", "after")
@@ -63,6 +63,13 @@ class GRU(Cell):
             raise ValueError(f"GRU: unknown reset {self.reset!r}; expected one of {list(RESETS)}")
         for name in ("gate_activation", "activation"):
             activations.get(getattr(self, name))  # raises on unknown names
+
+    @property
+    def scan_kind(self) -> ScanKind:
+        """FUSED_GRU where `recurrence.fused` computes these equations exactly (reset="after", default
+        activations), else STEP."""
+        plain = self.reset == "after" and self.gate_activation == "sigmoid" and self.activation == "tanh"
+        return ScanKind.FUSED_GRU if plain else ScanKind.STEP
 
     # -- parameters -----------------------------------------------------------
     def init(self, key: Key, dtype=jnp.float32) -> Params:

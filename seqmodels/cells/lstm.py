@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Key, Params
-from seqmodels.cells.base import Carry, Cell
+from seqmodels.cells.base import Carry, Cell, ScanKind
 from seqmodels.nn import activations, initializers
 
 VARIANTS = ("vanilla", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR")
@@ -92,6 +92,15 @@ class LSTM(Cell):
     @property
     def has_peepholes(self) -> bool:
         return self.peepholes and self.variant != "NP"
+
+    @property
+    def scan_kind(self) -> ScanKind:
+        """FUSED_LSTM where `recurrence.fused` computes these equations exactly (vanilla, no peepholes or
+        projection, default activations), else STEP."""
+        plain = (not self.has_peepholes and self.proj_size is None and self.variant in ("vanilla", "NP")
+                 and self.gate_activation == "sigmoid" and self.input_activation == "tanh"
+                 and self.output_activation == "tanh")
+        return ScanKind.FUSED_LSTM if plain else ScanKind.STEP
 
     # -- parameters -----------------------------------------------------------
     def init(self, key: Key, dtype=jnp.float32) -> Params:

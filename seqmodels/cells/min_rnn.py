@@ -20,7 +20,8 @@ Equations (s = sigmoid, x a row vector, every "W x + b" one dense layer):
 log_space (the paper's recommended form, the default): the candidate goes
 through g(v) = v + 1/2 for v >= 0, s(v) for v < 0, which is positive, so
 with h_0 >= 0 every state is positive and the scan can run on logarithms
-(`log_coefficients`, `linear_scan_log`, `scan_log`):
+(`ScanKind.LOG_LINEAR`: `log_coefficients`, `recurrence.linear_scan_log`,
+`recurrence.scan_log`):
 
     log h_t = logaddexp(log a_t + log h_{t-1}, log b_t)
     log a = -softplus(k),  log z = -softplus(-k)                 (minGRU, k = W_z x + b_z)
@@ -41,11 +42,9 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
-from seqmodels import recurrence
-from seqmodels.array_types import Array, Float, Int, Key, Params
-from seqmodels.cells.base import Carry, Cell
+from seqmodels.array_types import Array, Float, Key, Params
+from seqmodels.cells.base import Carry, Cell, ScanKind
 from seqmodels.nn import initializers
 
 
@@ -71,6 +70,11 @@ class _MinRNN(Cell):
     kernel_init: str = "lecun_normal"
 
     num_blocks = 0  # set by the subclasses (a class constant, not a field)
+
+    @property
+    def scan_kind(self) -> ScanKind:
+        """LOG_LINEAR with log_space (b > 0, so the log-space scan applies), else LINEAR."""
+        return ScanKind.LOG_LINEAR if self.log_space else ScanKind.LINEAR
 
     def init(self, key: Key, dtype=jnp.float32) -> Params:
         D, H, n = self.input_size, self.hidden_size, self.num_blocks
@@ -110,7 +114,7 @@ class _MinRNN(Cell):
         return self._coefficients(self.input_projection(params, xs))
 
     def log_coefficients(self, params: Params, xs: Float[Array, "T D"]) -> tuple[Array, Array]:
-        """(log a [T, H], log b [T, H]), for `linear_scan_log`; needs log_space=True (b > 0)."""
+        """(log a [T, H], log b [T, H]), for `recurrence.scan_log`; needs log_space=True (b > 0)."""
         if not self.log_space:
             raise ValueError(f"{type(self).__name__}: log_coefficients needs log_space=True "
                              f"(b = z * h~ can be negative), got log_space={self.log_space}")
@@ -155,64 +159,3 @@ class MinLSTM(_MinRNN):
         d = jax.nn.softplus(-k_f) - jax.nn.softplus(-k_i)
         return -jax.nn.softplus(d), -jax.nn.softplus(-d) + log_g(v)
 
-
-# -- the log-space scan ------------------------------------------------------------
-
-def linear_scan_log(log_a: Float[Array, "T H"], log_b: Float[Array, "T H"],
-                    log_h0: Float[Array, "H"]) -> Float[Array, "T H"]:
-    """h_t = a_t * h_{t-1} + b_t for positive a, b, h_0 given by their logs; returns h_1..h_T.
-
-    In logs the map h -> a h + b is (log a, log b), and composing two maps is
-
-        (la1, lb1) then (la2, lb2) = (la1 + la2, logaddexp(la2 + lb1, lb2)),
-
-    which is associative, so `lax.associative_scan` runs it in O(log T)
-    depth. The paper (after Heinsen 2023) instead writes
-    log h_t = A_t + logcumsumexp(log b - A)_t with A = cumsum(log a), which
-    subtracts two numbers that grow like T; the pairwise form never does.
-    log b = -inf (b = 0) and log h_0 = -inf (h_0 = 0) are allowed.
-    Reference: `recurrence.linear_scan_sequential` on exp of the inputs (tests).
-    Accumulates in float32 at least (float64 stays float64).
-    """
-    dtype = log_b.dtype
-    acc = jnp.promote_types(dtype, jnp.float32)
-    log_a, log_b = log_a.astype(acc), log_b.astype(acc)
-    log_b = log_b.at[0].set(jnp.logaddexp(log_a[0] + log_h0.astype(acc), log_b[0]))
-
-    def compose(left, right):
-        la1, lb1 = left
-        la2, lb2 = right
-        return la1 + la2, jnp.logaddexp(la2 + lb1, lb2)
-
-    _, log_hs = lax.associative_scan(compose, (log_a, log_b))
-    return jnp.exp(log_hs).astype(dtype)
-
-
-def scan_log(cell: _MinRNN, params: Params, xs: Float[Array, "T D"], *,
-             length: Int[Array, ""] | int | None = None,
-             initial_carry: Carry | None = None,
-             reverse: bool = False) -> tuple[Carry, Float[Array, "T H"]]:
-    """Run minGRU/minLSTM (log_space=True) over xs [T, D] with `linear_scan_log`.
-
-    The same contract as `recurrence.scan_linear_cell` (lengths, reverse,
-    padded outputs zero, final carry at the last valid step); padded steps
-    are the identity map (log a = 0, log b = -inf). The initial carry must be
-    >= 0 (zeros by default); its gradient is undefined where it is 0.
-    """
-    name = type(cell).__name__
-    recurrence.check_sequence(xs, cell.input_size, name)
-    recurrence.check_length(length, xs.shape[0], name)
-    h0 = cell.initial_carry(params) if initial_carry is None else initial_carry
-    if reverse:
-        xs = recurrence.reverse_valid(xs, length)
-    log_a, log_b = cell.log_coefficients(params, xs)  # [T, H] each
-    if length is not None:
-        valid = (jnp.arange(xs.shape[0]) < length)[:, None]  # [T, 1]
-        log_a = jnp.where(valid, log_a, 0.0)
-        log_b = jnp.where(valid, log_b, -jnp.inf)
-    hs = linear_scan_log(log_a, log_b, jnp.log(h0))  # [T, H]
-    carry = hs[-1]
-    ys = hs if length is None else jnp.where(valid, hs, 0.0)
-    if reverse:
-        ys = recurrence.reverse_valid(ys, length)
-    return carry, ys

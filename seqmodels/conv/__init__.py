@@ -13,7 +13,9 @@
     streaming     run / generate any causal layer with lax.scan
 
 Every causal layer and stack has `init_state()` and
-`step(params, state, x_t) -> (state, y_t)`.
+`step(params, state, x_t) -> (state, y_t)`. Every `apply` takes
+`lengths`, `key` and `deterministic` (the rule of `seqmodels.nn.dropout`);
+only the TCN has dropout.
 """
 
 from seqmodels.conv import (autoencoder, conv1d, logistic_mixture, mulaw, stack, streaming, tcn,

@@ -84,8 +84,8 @@ class ConvAutoencoder:
         return x_hat if lengths is None else conv1d.time_mask(x_hat, lengths)
 
     def apply(self, params: Params, x: Float[Array, "T C"], *, lengths=None,
-              key: Key | None = None) -> Float[Array, "T C"]:
-        del key
+              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T C"]:
+        del key, deterministic  # no dropout: the same call as a layer with dropout
         return self.decode(params, self.encode(params, x, lengths=lengths), x.shape[0], lengths=lengths)
 
     def loss(self, params: Params, x: Float[Array, "T C"], *, lengths=None) -> Array:

@@ -42,12 +42,11 @@ needs from it and writes x_t over the oldest one: O(W C_in C_out) per sample
 however large the dilation (the fast-WaveNet scheme, Paine et al. 2016).
 
 Fast path `conv1d`: on CPU one lax.conv_general_dilated with the padding
-passed in (a training step of a dilated stack ran about 1.7x faster than a
-sum of W shifted matmuls, and a matmul form of the kernel gradient was slower
-than XLA's); on accelerators the sum of W shifted matmuls (13x faster than
-the lax convolution on an H200; `default_conv_impl`, benchmarks/conv.py).
-Reference `conv1d_reference`: gather the W
-taps of every output frame, one einsum.
+passed in; on accelerators the sum of W shifted matmuls, each the faster
+there (`default_conv_impl`; figures: benchmarks/README.md). A matmul form of
+the kernel gradient was slower than XLA's, so the backward pass is XLA's.
+Reference `conv1d_reference`: gather the W taps of every output frame, one
+einsum.
 """
 
 import dataclasses
@@ -129,12 +128,12 @@ def receptive_field(kernel_sizes, dilations=None, strides=None) -> int:
     return span
 
 
-def time_mask(x: Float[Array, "T C"], length) -> Float[Array, "T C"]:
-    """Zero the frames t >= length (length: an int scalar)."""
-    if jnp.ndim(length) != 0:
+def time_mask(x: Float[Array, "T C"], lengths) -> Float[Array, "T C"]:
+    """Zero the frames t >= lengths (lengths: an int scalar, this example's valid length)."""
+    if jnp.ndim(lengths) != 0:
         raise ValueError(f"lengths: expected an int scalar per example (vmap over the batch), "
-                         f"got shape {jnp.shape(length)}")
-    keep = jnp.arange(x.shape[0])[:, None] < length  # [T, 1]
+                         f"got shape {jnp.shape(lengths)}")
+    keep = jnp.arange(x.shape[0])[:, None] < lengths  # [T, 1]
     return jnp.where(keep, x, jnp.zeros_like(x))
 
 
@@ -175,13 +174,8 @@ IMPLS = ("lax", "shifted")
 
 
 def default_conv_impl() -> str:
-    """'lax' on CPU, 'shifted' on accelerators (measured by `python -m benchmarks.conv`).
-
-    On the 2-core CPU the lax convolution's training step was about 1.7x
-    faster than W shifted matmuls; on an H200 (jax 0.11.2, float32) the
-    benchmark's 8-layer dilated stack took 25.8 ms per training step with
-    lax.conv_general_dilated and 1.9 ms with shifted matmuls (README).
-    """
+    """'lax' on CPU, 'shifted' on accelerators: the faster path of a dilated stack's training step on
+    each (`python -m benchmarks.conv`; figures: benchmarks/README.md)."""
     return "lax" if jax.default_backend() == "cpu" else "shifted"
 
 
@@ -348,8 +342,8 @@ class Conv1D(_ConvLayer):
                              f"got an input of shape {x.shape}")
 
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
-              key: Key | None = None) -> Float[Array, "T_out C_out"]:
-        del key  # deterministic layer
+              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T_out C_out"]:
+        del key, deterministic  # no dropout: the same call as a layer with dropout
         return self._run(conv1d, params, x, lengths)
 
     def apply_reference(self, params: Params, x: Float[Array, "T C_in"], *,
@@ -442,8 +436,8 @@ class ConvTranspose1D(_ConvLayer):
                                         stride=self.stride, dilation=self.dilation)
 
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
-              key: Key | None = None) -> Float[Array, "T_out C_out"]:
-        del key
+              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T_out C_out"]:
+        del key, deterministic  # no dropout: the same call as a layer with dropout
         return self._run(conv_transpose1d, params, x, lengths)
 
     def apply_reference(self, params: Params, x: Float[Array, "T C_in"], *,

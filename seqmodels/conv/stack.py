@@ -67,8 +67,8 @@ class ConvStack:
         return h if (last and not self.activate_last) else activations.get(self.activation)(h)
 
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
-              key: Key | None = None) -> Float[Array, "T C_out"]:
-        del key
+              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T C_out"]:
+        del key, deterministic  # no dropout: the same call as a layer with dropout
         h = x
         for l, (layer, p) in enumerate(zip(self.layers, params["layers"])):
             h = self._act(l, layer.apply(p, h, lengths=lengths))  # [T_l, C_l]

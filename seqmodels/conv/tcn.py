@@ -17,7 +17,9 @@ first kernel equals v), 1x1 residual kernel ~ N(0, 0.01^2), biases
 U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's Conv1d default).
 
 Receptive field: 1 + 2 (W - 1) sum_i 2^i = 1 + 2 (W - 1)(2^L - 1).
-Dropout is active only when a `key` is given; `step` (streaming) never drops.
+Dropout follows `seqmodels.nn.dropout`'s rule: `apply(..., key, deterministic=False)`
+drops (and needs a key when drop_rate > 0), `deterministic=True` evaluates;
+`step` (streaming) never drops.
 """
 
 import dataclasses
@@ -121,29 +123,26 @@ class TCN:
     def _kernel(p: Params) -> Params:
         return {"kernel": weight_norm(p["v"], p["g"]), "bias": p["bias"]}
 
-    def _block(self, i: int, p: Params, x, lengths, key):
+    def _block(self, i: int, p: Params, x, lengths, key, deterministic):
         conv1, conv2, down = self._convs(i)
-        keys = (None, None) if key is None else jax.random.split(key)
+        keys = dropout.split(key, 2)
+        drop = dict(deterministic=deterministic, name="TCN")
         h = jax.nn.relu(conv1.apply(self._kernel(p["conv1"]), x, lengths=lengths))  # [T, C_i]
-        h = self._dropout(h, keys[0])
+        h = dropout.apply(h, self.drop_rate, key=keys[0], **drop)
         h = jax.nn.relu(conv2.apply(self._kernel(p["conv2"]), h, lengths=lengths))  # [T, C_i]
-        h = self._dropout(h, keys[1])
+        h = dropout.apply(h, self.drop_rate, key=keys[1], **drop)
         res = x if down is None else down.apply(p["downsample"], x)  # [T, C_i]
         return jax.nn.relu(h + res)
 
-    def _dropout(self, h, key):
-        if key is None or self.drop_rate == 0.0:
-            return h
-        return dropout.apply(h, self.drop_rate, key=key)
-
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
-              key: Key | None = None) -> Float[Array, "T C_out"]:
-        """The full causal pass; dropout (rate `drop_rate`) only when `key` is given."""
+              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T C_out"]:
+        """The full causal pass, with dropout (rate `drop_rate`, which then needs `key`) unless
+        `deterministic`."""
         conv1d._check_input("TCN", x, self.in_channels)
         h = x
         for i, p in enumerate(params["blocks"]):
             block_key = None if key is None else jax.random.fold_in(key, i)
-            h = self._block(i, p, h, lengths, block_key)  # [T, C_i]
+            h = self._block(i, p, h, lengths, block_key, deterministic)  # [T, C_i]
         return h if lengths is None else conv1d.time_mask(h, lengths)
 
     def init_state(self, dtype=jnp.float32) -> Params:

@@ -60,8 +60,8 @@ class FIR:
         return {**params, "kernel": params["kernel"][::-1]}
 
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
-              key: Key | None = None) -> Float[Array, "T C_out"]:
-        del key
+              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T C_out"]:
+        del key, deterministic  # no dropout: the same call as a layer with dropout
         return self.conv.apply(self._as_conv(params), x, lengths=lengths)
 
     def apply_reference(self, params: Params, x: Float[Array, "T C_in"]) -> Float[Array, "T C_out"]:
@@ -125,8 +125,8 @@ class TDNN:
         return activations.get(self.output_activation if last else self.activation)
 
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
-              key: Key | None = None) -> Float[Array, "T C_out"]:
-        del key
+              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T C_out"]:
+        del key, deterministic  # no dropout: the same call as a layer with dropout
         h = x
         for l, (layer, p) in enumerate(zip(self.layers, params["layers"])):
             h = self._act(l)(layer.apply(p, h, lengths=lengths))  # [T, sizes[l + 1]]

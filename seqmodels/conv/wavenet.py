@@ -172,13 +172,13 @@ class WaveNet:
         return dense.apply(params["output2"], h)  # [..., Q] or [..., 3M]
 
     def apply(self, params: Params, x, *, local_cond=None, global_cond=None, lengths=None,
-              key: Key | None = None) -> Float[Array, "T O"]:
+              key: Key | None = None, deterministic: bool = False) -> Float[Array, "T O"]:
         """Outputs [T, Q] (logits) or [T, 3M] (mixture); output t is p(u_{t+1} | u_{<=t}).
 
         x: int levels [T] (categorical) or amplitudes [T] (mixture).
         local_cond[t] (if any) conditions output t (same time as the input).
         """
-        del key
+        del key, deterministic  # no dropout: the same call as a layer with dropout
         if x.ndim != 1:
             raise ValueError(f"WaveNet: expected one sequence of samples [T], got shape {x.shape}")
         self._check_conditioning(local_cond, global_cond, x.shape[0])

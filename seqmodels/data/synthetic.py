@@ -10,8 +10,7 @@ int seed or a `np.random.Generator` (then the call advances it). The same
 seed gives the same data on every machine (numpy's PCG64 stream is stable).
 `seqmodels.data.builders` wraps these as TFDS builders.
 
-Protocols (Bai, Kolter & Koltun 2018; Tay et al. 2021; see
-/work/shared/BENCHMARKS.md):
+Protocols (Bai, Kolter & Koltun 2018; Tay et al. 2021):
 
 Adding problem, `make_adding`:
     x: [T, 2]; x[:, 0] ~ U[0, 1); x[:, 1] = 0 except two 1s at positions

@@ -20,13 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Int, Key, Params
+from seqmodels.attention import masks
 from seqmodels.nn import activations, dense, dropout, embedding, norms
-
-
-def _zero_padding(x: Float[Array, "T D"], lengths: Int[Array, ""] | None) -> Float[Array, "T D"]:
-    if lengths is None:
-        return x
-    return jnp.where((jnp.arange(x.shape[0]) < lengths)[:, None], x, 0.0)  # [T, D]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,14 +67,15 @@ class MixerBlock:
             raise ValueError(f"MixerBlock: expected x of shape [{self.seq_len}, {self.d_model}] (pad to seq_len), "
                              f"got shape {x.shape}")
         act = activations.get(self.activation)
-        k1, k2 = (None, None) if key is None else jax.random.split(key)
-        h = _zero_padding(norms.layer_norm(params["token_norm"], x), lengths).T  # [D, T]
+        k1, k2 = dropout.split(key, 2)
+        drop = dict(deterministic=deterministic, name="MixerBlock")
+        h = masks.zero_padding(norms.layer_norm(params["token_norm"], x), lengths).T  # [D, T]
         h = act(dense.apply(self._token_weights(params, "token_in"), h))  # [D, H_t]
         h = dense.apply(self._token_weights(params, "token_out"), h).T  # [T, D]
-        x = _zero_padding(x + dropout.apply(h, self.drop_rate, key=k1, deterministic=deterministic), lengths)
+        x = masks.zero_padding(x + dropout.apply(h, self.drop_rate, key=k1, **drop), lengths)
         h = act(dense.apply(params["channel_in"], norms.layer_norm(params["channel_norm"], x)))  # [T, H_c]
         h = dense.apply(params["channel_out"], h)  # [T, D]
-        return _zero_padding(x + dropout.apply(h, self.drop_rate, key=k2, deterministic=deterministic), lengths)
+        return masks.zero_padding(x + dropout.apply(h, self.drop_rate, key=k2, **drop), lengths)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,20 +103,24 @@ class Mixer:
 
     def init(self, key: Key, *, dtype=jnp.float32) -> Params:
         ki, kb, kh = jax.random.split(key, 3)
+        params = self.init_body(ki, kb, dtype=dtype)
+        if self.num_classes is not None:
+            params["head"] = dense.init(kh, self.block.d_model, self.num_classes, dtype=dtype)
+        return params
+
+    def init_body(self, k_inputs: Key, k_blocks: Key, *, dtype=jnp.float32) -> Params:
+        """The parameters without the head: input layer (from k_inputs), blocks (k_blocks), final norm."""
         D = self.block.d_model
         if self.vocab_size is not None:
-            inputs = embedding.init(ki, self.vocab_size, D, stddev=D ** -0.5, dtype=dtype)
+            inputs = embedding.init(k_inputs, self.vocab_size, D, stddev=D ** -0.5, dtype=dtype)
         else:
-            inputs = dense.init(ki, self.input_dim, D, dtype=dtype)
-        params = {
+            inputs = dense.init(k_inputs, self.input_dim, D, dtype=dtype)
+        return {
             "inputs": inputs,
             **{f"layer_{i}": self.block.init(k, dtype=dtype)
-               for i, k in enumerate(jax.random.split(kb, self.num_layers))},
+               for i, k in enumerate(jax.random.split(k_blocks, self.num_layers))},
             "final_norm": norms.layer_norm_init(D, dtype=dtype),
         }
-        if self.num_classes is not None:
-            params["head"] = dense.init(kh, D, self.num_classes, dtype=dtype)
-        return params
 
     def apply(self, params: Params, x: Array, *, lengths: Int[Array, ""] | None = None,
               key: Key | None = None, deterministic: bool = False) -> Array:
@@ -132,15 +132,14 @@ class Mixer:
             if x.ndim != 2 or x.shape[-1] != self.input_dim:
                 raise ValueError(f"Mixer: expected features of shape [T, {self.input_dim}], got shape {x.shape}")
             h = dense.apply(params["inputs"], x)  # [T, D]
-        h = _zero_padding(h, lengths)
-        keys = [None] * self.num_layers if key is None else jax.random.split(key, self.num_layers)
-        for i, k in enumerate(keys):
+        h = masks.zero_padding(h, lengths)
+        for i, k in enumerate(dropout.split(key, self.num_layers)):
             h = self.block.apply(params[f"layer_{i}"], h, lengths=lengths, key=k, deterministic=deterministic)
-        h = _zero_padding(norms.layer_norm(params["final_norm"], h), lengths)  # [T, D]
+        h = masks.zero_padding(norms.layer_norm(params["final_norm"], h), lengths)  # [T, D]
         if self.num_classes is None:
             return h
         if self.per_frame:
-            return _zero_padding(dense.apply(params["head"], h), lengths)  # [T, C]
+            return masks.zero_padding(dense.apply(params["head"], h), lengths)  # [T, C]
         count = h.shape[0] if lengths is None else jnp.maximum(lengths, 1)
         return dense.apply(params["head"], h.sum(0) / count)  # [C]
 

@@ -12,10 +12,9 @@ def identity(x):
 
 # Eigen's float tanh: a [13/6] rational function of x, odd, exact to a few ulp on [-8, 8]; past the
 # clamp the FMA-evaluated ratio rounds to +-1, and for |x| < 4e-4, tanh(x) = x to float32 precision.
-# XLA's CPU backend evaluates jnp.tanh with the same approximation (bit for bit on 4.2 million points
-# under jit, jax 0.10.2) but, inside a `lax.scan` body, much more slowly: on a 2-vCPU Xeon, an LSTM
-# forward scan (B=32, H=256, T=256) took 47.4 ms with jnp.tanh, 27.6 ms with this function and 26.9 ms
-# with no activations at all.
+# XLA's CPU backend evaluates jnp.tanh with the same approximation (bit for bit under jit) but, inside
+# a `lax.scan` body, much more slowly: written out here it costs an RNN scan about what no activation
+# costs (figures: benchmarks/README.md).
 _TANH_CLAMP = 7.99881172180175781
 _TANH_NUM = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
              1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03)

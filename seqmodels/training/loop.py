@@ -50,6 +50,10 @@ The Task contract:
   set's name in front ("valid_loss", "test_mse"); early stopping and the
   best checkpoint watch one of them, which the config must name (e.g.
   early_stopping.metric="valid_loss"; patience 0 keeps selection without stopping).
+- `eval_fn(params, batch, key) -> metrics`: optional, the evaluation of one
+  eval batch when it is not the loss (e.g. a free-running forecast scored
+  by NMSE); its "loss" metric, if any, is reported as the eval loss. Default:
+  `loss_fn(params, batch, key, train=False)`, its loss reported as "loss".
 - `final_eval(params) -> dict`: optional, run once at the end (test set,
   generation, NMSE of a free-running forecast, ...), on host.
 - `summarize(metrics) -> metrics`: optional, adds derived eval metrics after
@@ -98,7 +102,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from seqmodels.array_types import Key, Params
+from seqmodels.array_types import Array, Key, Params
 from seqmodels.training import checkpoint, early_stopping, optimizers, parallel, train_state, validate, writers
 
 __all__ = ["Task", "NonFiniteLossError", "train_and_evaluate", "evaluate", "evaluate_checkpoints"]
@@ -113,6 +117,7 @@ class Task:
     eval_batches: (Iterable[dict] | Callable[[], Iterable[dict]]
                    | dict[str, Iterable[dict] | Callable[[], Iterable[dict]]] | None) = None
     final_eval: Callable[[Params], dict[str, float]] | None = None
+    eval_fn: Callable[[Params, dict, Key], dict[str, Array]] | None = None
     summarize: Callable[[dict[str, float]], dict[str, float]] | None = None
     reference: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -263,7 +268,7 @@ def evaluate_checkpoints(config: Any, workdir: str | os.PathLike, task: Task) ->
     parallel.check_batch_size(config.batch_size, mesh)
     state, keys = _initial_state(config, task, optimizers.make_optimizer(config.optimizer,
                                                                           num_steps=config.num_steps), mesh)
-    eval_step = train_state.make_eval_step(task.loss_fn, mesh=mesh)
+    eval_step = train_state.make_eval_step(task.loss_fn, mesh=mesh, eval_fn=task.eval_fn)
 
     def metrics_of(**where):
         restored, _ = checkpoint.load(directory, {"state": state, "keys": keys}, **where)
@@ -293,7 +298,7 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task) -> d
 
     state, keys = _initial_state(config, task, optimizer, mesh)
     train_step = train_state.make_train_step(task.loss_fn, optimizer, mesh=mesh)
-    eval_step = train_state.make_eval_step(task.loss_fn, mesh=mesh)
+    eval_step = train_state.make_eval_step(task.loss_fn, mesh=mesh, eval_fn=task.eval_fn)
     ckpts = checkpoint.Checkpoints(workdir / "checkpoints", keep=config.get("keep_checkpoints") or 3)
     writer = writers.MetricWriter(workdir)
     means = _TrainMeans()

@@ -97,15 +97,19 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, *,
                    out_shardings=(replicated, replicated), donate_argnums=donate_argnums)
 
 
-def make_eval_step(loss_fn: LossFn, *, mesh: jax.sharding.Mesh | None = None
+def make_eval_step(loss_fn: LossFn, *, mesh: jax.sharding.Mesh | None = None,
+                   eval_fn: Callable[[Params, Batch, Key], Metrics] | None = None
                    ) -> Callable[[Params, Batch, Key], Metrics]:
-    """jit(eval_step): the task's metrics plus `loss`, with train=False.
+    """jit(eval_step): the task's metrics plus `loss`, with train=False; or `eval_fn`'s metrics where the
+    task evaluates otherwise than by its loss.
 
     With `mesh`, the batch may be sharded over the data axis or replicated
     (the shardings of the arguments decide); the metrics come back replicated.
     """
 
     def eval_step(params: Params, batch: Batch, key: Key) -> Metrics:
+        if eval_fn is not None:
+            return eval_fn(params, batch, key)
         loss, metrics = loss_fn(params, batch, key, False)
         return {**metrics, "loss": loss}
 

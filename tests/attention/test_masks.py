@@ -32,6 +32,13 @@ def test_length_and_padding_masks():
     np.testing.assert_array_equal(batched[0], [[1, 0, 0]] * 3)
 
 
+def test_zero_padding_zeroes_rows_from_lengths_on():
+    x = jnp.arange(1.0, 7.0).reshape(3, 2)
+    np.testing.assert_array_equal(masks.zero_padding(x, 2), [[1, 2], [3, 4], [0, 0]])
+    np.testing.assert_array_equal(jax.jit(masks.zero_padding)(x, jnp.asarray(0)), jnp.zeros((3, 2)))
+    assert masks.zero_padding(x, None) is x
+
+
 def test_combine_skips_none_and_broadcasts():
     assert masks.combine(None, None) is None
     out = masks.combine(masks.causal_mask(3), None, masks.length_mask(2, 3)[None, :])

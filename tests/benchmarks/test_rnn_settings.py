@@ -2,7 +2,7 @@ import jax.numpy as jnp
 import pytest
 
 from benchmarks import rnn_settings
-from seqmodels.cells import fused
+from seqmodels.recurrence import fused
 
 
 def test_variant_changes_one_setting(monkeypatch):

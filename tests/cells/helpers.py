@@ -1,7 +1,7 @@
 """Checks shared by every cell's test file (test_rnn.py, test_gru.py, ...).
 
 Every property test runs on the same shapes (T steps of D inputs) and jitted
-functions take the cell as a static argument and `length` as a traced one,
+functions take the cell as a static argument and `lengths` as a traced one,
 so hypothesis examples reuse one compiled function per cell and runner.
 
 The reference for all of them is a Python loop over `cell.step` (jitted once
@@ -15,16 +15,17 @@ import jax
 import jax.test_util
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from seqmodels import recurrence
-from seqmodels.cells import min_rnn
+from seqmodels.cells import ScanKind
 
 T, D = 6, 3  # the shapes every property test uses
 ATOL = 1e-5
 
 _scan = jax.jit(recurrence.scan, static_argnums=0, static_argnames=("reverse", "hoist", "unroll"))
 _scan_linear = jax.jit(recurrence.scan_linear_cell, static_argnums=0, static_argnames=("reverse", "parallel"))
-_scan_log = jax.jit(min_rnn.scan_log, static_argnums=0, static_argnames=("reverse",))
+_scan_log = jax.jit(recurrence.scan_log, static_argnums=0, static_argnames=("reverse",))
 _step = jax.jit(lambda cell, params, carry, x_t: cell.step(params, carry, x_t), static_argnums=0)
 
 
@@ -48,12 +49,13 @@ def property_cases(cells) -> list:
 
 
 def runners(cell) -> dict:
-    """Every way to run `cell` over a sequence: name -> fn(params, xs, length=, reverse=) -> (carry, ys)."""
+    """Every way to run `cell` over a sequence, as its scan_kind declares:
+    name -> fn(params, xs, lengths=, reverse=) -> (carry, ys)."""
     out = {"plain": functools.partial(_scan, cell, hoist=False),
            "hoisted": functools.partial(_scan, cell, hoist=True)}
-    if hasattr(cell, "linear_coefficients"):
+    if cell.scan_kind in (ScanKind.LINEAR, ScanKind.LOG_LINEAR):
         out["parallel"] = functools.partial(_scan_linear, cell, parallel=True)
-    if getattr(cell, "log_space", False):
+    if cell.scan_kind is ScanKind.LOG_LINEAR:
         out["log"] = functools.partial(_scan_log, cell)
     return out
 
@@ -101,7 +103,7 @@ def check_padding(cell, runner: str, seed: int, length: int, reverse: bool) -> N
     if reverse:
         ys_ref = ys_ref[::-1]
     for xs_padded in (xs_a, xs_b):
-        carry, ys = run(params, xs_padded, length=jnp.asarray(length), reverse=reverse)
+        carry, ys = run(params, xs_padded, lengths=jnp.asarray(length), reverse=reverse)
         ys = np.asarray(ys)
         assert ys.shape == (xs_padded.shape[0], cell.output_size)
         np.testing.assert_allclose(ys[:length], ys_ref, atol=ATOL, rtol=1e-5)
@@ -109,7 +111,7 @@ def check_padding(cell, runner: str, seed: int, length: int, reverse: bool) -> N
         assert_trees_close(carry, carry_ref)
 
 
-_bi_apply = jax.jit(lambda layer, params, xs, length: layer.apply(params, xs, length=length), static_argnums=0)
+_bi_apply = jax.jit(lambda layer, params, xs, length: layer.apply(params, xs, lengths=length), static_argnums=0)
 
 
 def check_bidirectional(cell, seed: int, length: int) -> None:
@@ -132,8 +134,8 @@ def check_hoist(cell, seed: int, length: int, reverse: bool) -> None:
     """The hoisted scan (input projection outside the loop) gives the plain scan's numbers."""
     params, run = params_of(cell), runners(cell)
     xs = inputs(seed)
-    plain = run["plain"](params, xs, length=jnp.asarray(length), reverse=reverse)
-    hoisted = run["hoisted"](params, xs, length=jnp.asarray(length), reverse=reverse)
+    plain = run["plain"](params, xs, lengths=jnp.asarray(length), reverse=reverse)
+    hoisted = run["hoisted"](params, xs, lengths=jnp.asarray(length), reverse=reverse)
     assert_trees_close(hoisted, plain, atol=1e-6)
 
 
@@ -141,7 +143,7 @@ def check_hoist(cell, seed: int, length: int, reverse: bool) -> None:
 
 def _loss(cell, params, xs, length, run=None):
     run = run or functools.partial(recurrence.scan, cell, hoist=False)
-    carry, ys = run(params, xs, length=length)
+    carry, ys = run(params, xs, lengths=length)
     return jnp.sum(ys**2) + sum(jnp.sum(jnp.sin(c)) for c in jax.tree.leaves(carry))
 
 
@@ -150,14 +152,14 @@ def check_transforms(cell) -> None:
     params = params_of(cell)
     xs = jnp.asarray(inputs(3))
     lengths = jnp.array([T, T - 2])
-    eager = recurrence.scan(cell, params, xs, length=lengths[1], hoist=False)
-    jitted = _scan(cell, params, xs, length=lengths[1], hoist=False)
+    eager = recurrence.scan(cell, params, xs, lengths=lengths[1], hoist=False)
+    jitted = _scan(cell, params, xs, lengths=lengths[1], hoist=False)
     assert_trees_close(jitted, eager, atol=1e-6)
 
     batch = jnp.stack([xs, jnp.asarray(inputs(4))])  # [B, T, D]
-    batched = jax.vmap(lambda x, L: recurrence.scan(cell, params, x, length=L, hoist=False))(batch, lengths)
+    batched = jax.vmap(lambda x, L: recurrence.scan(cell, params, x, lengths=L, hoist=False))(batch, lengths)
     for b in range(2):
-        one = _scan(cell, params, batch[b], length=lengths[b], hoist=False)
+        one = _scan(cell, params, batch[b], lengths=lengths[b], hoist=False)
         assert_trees_close(jax.tree.map(lambda a: a[b], batched), one, atol=1e-6)
 
     grad_eager = jax.grad(_loss, argnums=1)(cell, params, xs, lengths[1])
@@ -193,7 +195,7 @@ def check_shapes(cell, dtype) -> None:
     xs = jax.ShapeDtypeStruct((T, cell.input_size), dtype)
     carry0 = jax.eval_shape(cell.initial_carry, params)
     for name, run in runners(cell).items():
-        carry, ys = jax.eval_shape(lambda p, x: run(p, x, length=jnp.asarray(T - 1)), params, xs)
+        carry, ys = jax.eval_shape(lambda p, x: run(p, x, lengths=jnp.asarray(T - 1)), params, xs)
         assert ys.shape == (T, cell.output_size) and ys.dtype == dtype, (name, ys)
         assert jax.tree.structure(carry) == jax.tree.structure(carry0)
         for c, c0 in zip(jax.tree.leaves(carry), jax.tree.leaves(carry0)):
@@ -206,8 +208,6 @@ def check_shapes(cell, dtype) -> None:
 
 def check_bad_input(cell) -> None:
     """Wrong input width or rank: ValueError naming the expected D and the received shape."""
-    import pytest
-
     params = params_of(cell)
     carry = cell.initial_carry(params)
     D_ = cell.input_size

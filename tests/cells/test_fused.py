@@ -1,5 +1,6 @@
-"""The fused whole-batch kernels (hand-written backward) against the plain
-`lax.scan` of the cell's own step under vmap, and against finite differences."""
+"""seqmodels.recurrence.fused, the whole-batch kernels (hand-written backward),
+against their reference, the plain `lax.scan` of the cell's own step under
+vmap, and against finite differences."""
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +9,8 @@ import pytest
 from jax.test_util import check_grads
 
 from seqmodels import recurrence
-from seqmodels.cells import GRU, LSTM, fused
+from seqmodels.cells import GRU, LSTM
+from seqmodels.recurrence import fused
 
 B, T, D, H = 3, 6, 4, 5
 CELLS = {"lstm": LSTM(D, H), "gru": GRU(D, H)}
@@ -34,6 +36,7 @@ def test_supported():
     assert not fused.supported(LSTM(D, H, peepholes=True))
     assert not fused.supported(LSTM(D, H, proj_size=2))
     assert not fused.supported(GRU(D, H, reset="before"))
+    assert not fused.supported(LSTM(D, H, variant="FGR")) and not fused.supported(GRU(D, H, activation="relu"))
     with pytest.raises(ValueError, match="no fused kernel"):
         fused.batch(GRU(D, H, reset="before"), {}, jnp.zeros((B, T, D)))
 

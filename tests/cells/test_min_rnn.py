@@ -1,9 +1,10 @@
-"""minGRU and minLSTM: numpy transcriptions of Feng et al. 2024, the log-space
-scan against the sequential linear scan, hand values, properties, training.
+"""minGRU and minLSTM: numpy transcriptions of Feng et al. 2024, every runner
+against them and against the cell's own step, hand values, properties, training.
 
 The sequential reference everywhere is `cell.step` (the paper's sequential
 mode); the fast paths are `recurrence.scan_linear_cell` (associative scan in
-linear space) and `min_rnn.scan_log` (associative scan in log space).
+linear space) and `recurrence.scan_log` (associative scan in log space; the
+scan itself, `recurrence.linear_scan_log`, is tested in tests/test_recurrence.py).
 """
 
 import jax
@@ -86,39 +87,6 @@ def test_g_and_log_g():
     assert bool(jnp.all(jnp.isfinite(jax.grad(lambda u: min_rnn.log_g(u).sum())(v))))
 
 
-@given(seed=st.integers(0, 1000), zero_h0=st.booleans(), zero_b=st.booleans())
-def test_linear_scan_log_equals_sequential(seed, zero_h0, zero_b):
-    """linear_scan_log(log a, log b, log h0) == linear_scan_sequential(a, b, h0), zeros (-inf) included."""
-    rng = np.random.default_rng(seed)
-    log_a = -rng.exponential(size=(T, 4)).astype(np.float32)
-    log_b = rng.normal(size=(T, 4)).astype(np.float32)
-    if zero_b:
-        log_b[rng.integers(0, T, 3), rng.integers(0, 4, 3)] = -np.inf
-    h0 = np.zeros(4, np.float32) if zero_h0 else rng.uniform(0.1, 2.0, 4).astype(np.float32)
-    with np.errstate(divide="ignore"):
-        log_h0 = np.log(h0)  # -inf where h0 = 0
-    hs = _linear_scan_log(log_a, log_b, log_h0)
-    reference = recurrence.linear_scan_sequential(np.exp(log_a), np.exp(log_b), h0)
-    np.testing.assert_allclose(hs, reference, rtol=1e-5, atol=1e-6)
-
-
-_linear_scan_log = jax.jit(min_rnn.linear_scan_log)
-
-
-def test_linear_scan_log_long_sequence():
-    """T = 1024 in float32 against float64 numpy: the pairwise log form keeps full relative accuracy."""
-    rng = np.random.default_rng(0)
-    a = rng.uniform(0.9, 1.0, (1024, 2))
-    b = rng.uniform(0.0, 1.0, (1024, 2))
-    hs = np.asarray(_linear_scan_log(np.log(a).astype(np.float32), np.log(b).astype(np.float32),
-                                     np.full(2, -np.inf, np.float32)))
-    h, expected = np.zeros(2), []
-    for t in range(1024):
-        h = a[t] * h + b[t]
-        expected.append(h)
-    np.testing.assert_allclose(hs, np.stack(expected), rtol=2e-5)
-
-
 # -- hand-computed values ----------------------------------------------------------
 
 @pytest.mark.parametrize("cell", CELLS, ids=ids)
@@ -155,14 +123,14 @@ def test_associative_scan_equals_lax_scan(cell, seed, length):
     """scan_linear_cell (parallel=True and False) and scan_log == lax.scan of the cell's own step."""
     params = helpers.params_of(cell)
     xs = helpers.inputs(seed)
-    reference = helpers.runners(cell)["plain"](params, xs, length=jnp.asarray(length))
+    reference = helpers.runners(cell)["plain"](params, xs, lengths=jnp.asarray(length))
     for fast in (helpers.runners(cell)["parallel"], helpers.runners(cell)["log"],
-                 lambda p, x, length: _scan_linear_sequential(cell, p, x, length=length)):
-        helpers.assert_trees_close(fast(params, xs, length=jnp.asarray(length)), reference)
+                 lambda p, x, lengths: _scan_linear_sequential(cell, p, x, lengths=lengths)):
+        helpers.assert_trees_close(fast(params, xs, lengths=jnp.asarray(length)), reference)
 
 
-_scan_linear_sequential = jax.jit(lambda cell, p, x, length: recurrence.scan_linear_cell(
-    cell, p, x, length=length, parallel=False), static_argnums=0)
+_scan_linear_sequential = jax.jit(lambda cell, p, x, lengths: recurrence.scan_linear_cell(
+    cell, p, x, lengths=lengths, parallel=False), static_argnums=0)
 
 
 @pytest.mark.parametrize("cell", [MinGRU(D, 4), MinLSTM(D, 4)], ids=ids)
@@ -207,7 +175,7 @@ def test_bad_input(cell):
 def test_log_coefficients_need_log_space():
     cell = MinGRU(D, 4, log_space=False)
     with pytest.raises(ValueError, match="needs log_space=True.*got log_space=False"):
-        min_rnn.scan_log(cell, helpers.params_of(cell), jnp.zeros((T, D)))
+        recurrence.scan_log(cell, helpers.params_of(cell), jnp.zeros((T, D)))
 
 
 # -- training ----------------------------------------------------------------------
@@ -221,7 +189,7 @@ def test_loss_goes_down():
     targets = jnp.cumsum(xs, axis=1) / jnp.arange(1, 9)[:, None]  # [B, T, 1]
 
     def loss_fn(params):
-        _, hs = jax.vmap(lambda x: min_rnn.scan_log(cell, params["cell"], x))(xs)  # [B, T, H]
+        _, hs = jax.vmap(lambda x: recurrence.scan_log(cell, params["cell"], x))(xs)  # [B, T, H]
         return jnp.mean((hs @ params["V"] + params["c"] - targets) ** 2)
 
     _, losses = adam_train(loss_fn, params, learning_rate=3e-2, steps=60)

@@ -113,14 +113,17 @@ def test_streaming_equals_full_pass(kernel, channels, t):
     np.testing.assert_allclose(ys, spec.apply(params, x), atol=1e-5, rtol=1e-5)
 
 
-def test_dropout_only_with_a_key():
+def test_dropout_unless_deterministic():
     spec = TCN(2, (16, 16), kernel_size=2, drop_rate=0.5)
     params = helpers.random_params(spec)
     x = helpers.normal((12, 2))
-    np.testing.assert_array_equal(spec.apply(params, x), spec.apply(params, x))
+    evaluation = spec.apply(params, x, deterministic=True)
+    np.testing.assert_array_equal(spec.apply(params, x, key=jax.random.key(1), deterministic=True), evaluation)
     y1, y2 = (spec.apply(params, x, key=jax.random.key(k)) for k in (1, 2))
     assert not np.allclose(y1, y2)
-    assert not np.allclose(y1, spec.apply(params, x))
+    assert not np.allclose(y1, evaluation)
+    with pytest.raises(ValueError, match="TCN: dropout with drop_rate=0.5 > 0 needs a PRNG `key`"):
+        spec.apply(params, x)  # training without a key: an error, not a silent evaluation
 
 
 def test_padded_frames_never_leak():

@@ -6,11 +6,13 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import adding, sequence_models
+from experiments import adding, models, summarize
 from experiments.configs import adding as adding_config
 from seqmodels.data import synthetic
 from seqmodels.training import ConfigError, evaluate_checkpoints, train_and_evaluate
 from tests.experiments import ragged_eval
+
+SPEC = models.Spec(input_size=2, output_size=1)
 
 
 def test_data_follows_the_protocol():
@@ -27,12 +29,12 @@ def test_full_configs_have_the_papers_sizes():
     for name in adding_config.MODELS:
         config = adding_config.get_config(name)
         assert config.model.name == name and config.data.seq_len == 600 and config.batch_size == 32
-        model = sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
-        n = sequence_models.num_params(jax.eval_shape(model.init, jax.random.key(0)))
+        model = models.build(config.model, SPEC)
+        n = models.num_params(jax.eval_shape(model.init, jax.random.key(0)))
         assert 60_000 < n < 75_000, (name, n)  # ~70K as in Table 1
     tcn = adding_config.get_config("tcn")
     assert tcn.model.tcn.to_dict() == dict(levels=8, channels=24, kernel_size=8, drop_rate=0.0,
-                                              conv_init="pytorch")
+                                              conv_init="pytorch", readout_init="normal")
     assert tcn.optimizer.learning_rate == 2e-3
     assert adding_config.get_config("lstm").optimizer.clip_norm == 5.0
 
@@ -40,42 +42,42 @@ def test_full_configs_have_the_papers_sizes():
 def test_recurrent_torch_init_has_pytorchs_parameters():
     """nn.LSTM(2, 130) + nn.Linear(130, 1): 4 * 130 * (2 + 130 + 2) + 131 parameters (b_ih and b_hh)."""
     config = adding_config.get_config("lstm")
-    default = sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
+    default = models.build(config.model, SPEC)
     config.model.lstm.init = "torch"
-    torch_like = sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
-    count = lambda m: sequence_models.num_params(jax.eval_shape(m.init, jax.random.key(0)))
+    torch_like = models.build(config.model, SPEC)
+    count = lambda m: models.num_params(jax.eval_shape(m.init, jax.random.key(0)))
     assert count(torch_like) == 4 * 130 * (2 + 130 + 2) + 131
     assert count(default) == 4 * 130 * (2 + 130 + 1) + 131
     params = torch_like.init(jax.random.key(0))
-    assert abs(float(params["rnn"]["b"][260:390].mean())) < 0.02  # forget gate: no bias of 1, unlike "default"
+    assert abs(float(params["backbone"]["rnn"]["b"][260:390].mean())) < 0.02  # forget gate: no bias of 1
     xs = jax.random.normal(jax.random.key(1), (2, 9, 2))
-    assert torch_like.apply(params, xs).shape == (2, 9, 1)
+    assert torch_like.apply_batch(params, xs, deterministic=True).shape == (2, 9, 1)
     config.model.lstm.init = "xavier"
     with pytest.raises(ConfigError, match="model.lstm.init"):
-        sequence_models.build(config.model, input_size=2, output_size=1, causal=False)
+        models.build(config.model, SPEC)
 
 
 @pytest.mark.parametrize("name", adding_config.MODELS)
 def test_last_steps_equal_the_full_output(name):
-    """apply(..., last=L) (what adding scores through, L=1) = the full output's last L steps, for every model
-    (the Transformer computes only those rows in its final layer); a bad `last` names the range."""
-    model = sequence_models.build(adding_config.get_config(f"small_{name}").model, input_size=2, output_size=1,
-                                  causal=False)
+    """apply_batch(..., last=L) (what adding scores through, L=1) = the full output's last L steps, for every
+    model (the Transformer computes only those rows in its final layer); a bad `last` names the range."""
+    model = models.build(adding_config.get_config(f"small_{name}").model, SPEC)
     params = model.init(jax.random.key(0))
     xs = jax.random.uniform(jax.random.key(1), (3, 11, 2))
-    full = model.apply(params, xs)
+    full = model.apply_batch(params, xs, deterministic=True)
     for last in (1, 4):
-        np.testing.assert_allclose(model.apply(params, xs, last=last), full[:, 11 - last:], atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match=r"last must be an int in 1..T=11"):
-        model.apply(params, xs, last=12)
+        np.testing.assert_allclose(model.apply_batch(params, xs, deterministic=True, last=last), full[:, 11 - last:],
+                                   atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"last"):
+        model.apply_batch(params, xs, deterministic=True, last=12)
 
 
 def test_tcn_init_is_the_papers_code():
     """Weight-normed convs from PyTorch's U(+-1/sqrt(fan_in)) (the code's N(0, 0.01) never takes effect
     under weight_norm), read-out N(0, 0.01)."""
-    model = sequence_models.build(adding_config.get_config("tcn").model, input_size=2, output_size=1, causal=False)
+    model = models.build(adding_config.get_config("tcn").model, SPEC)
     params = model.init(jax.random.key(0))
-    v = np.concatenate([np.ravel(b["conv2"]["v"]) for b in params["tcn"]["blocks"]])  # fan_in 8 * 24
+    v = np.concatenate([np.ravel(b["conv2"]["v"]) for b in params["backbone"]["blocks"]])  # fan_in 8 * 24
     bound = 1 / np.sqrt(8 * 24)
     assert np.abs(v).max() <= bound and abs(v.std() - bound / np.sqrt(3)) < 1e-3 and abs(v.mean()) < 1e-3
     assert abs(np.std(params["readout"]["w"]) - 0.01) < 5e-3
@@ -105,7 +107,8 @@ def test_summarize_gathers_runs(tmp_path):
         config = adding_config.get_config(f"small_{name}")
         config.num_steps, config.eval_every = 4, 2
         train_and_evaluate(config, tmp_path / "runs" / name, adding.make_task(config))
-    summary = adding.summarize(tmp_path / "runs", tmp_path / "out")
+    runs = {name: tmp_path / "runs" / name for name in ("tcn", "lstm")}
+    summary = adding.summarize(runs, tmp_path / "out")
     assert set(summary["models"]) == {"tcn", "lstm"}
     row = summary["models"]["lstm"]
     assert row["steps_run"] == 4 and row["protocol_steps"] == adding_config.PROTOCOL_STEPS
@@ -121,16 +124,16 @@ def test_summarize_gathers_runs(tmp_path):
     assert rescored["checkpoints"]["4"]["mse"] == pytest.approx(row["test_mse"], rel=1e-6)  # same code, same figure
     rescored["checkpoints"]["4"]["mse"] = 0.5  # as if the evaluation code had changed since the run
     (tmp_path / "runs" / "lstm" / "reevaluation.json").write_text(json.dumps(rescored))
-    again = adding.summarize(tmp_path / "runs", tmp_path / "out")["models"]["lstm"]
+    again = adding.summarize(runs, tmp_path / "out")["models"]["lstm"]
     assert again["test_mse"] == 0.5 and again["test_mse_first_reported"] == row["test_mse"]
     assert (tmp_path / "out" / "lstm" / "reevaluation.json").exists()
-    assert "test_mse_first_reported" not in adding.summarize(tmp_path / "runs", tmp_path / "out")["models"]["tcn"]
+    assert "test_mse_first_reported" not in adding.summarize(runs, tmp_path / "out")["models"]["tcn"]
 
 
 def test_invalid_config_is_rejected():
     config = adding_config.get_config("small")
     config.model.name = "wavenet"
-    with pytest.raises(ConfigError, match="valid choices"):
+    with pytest.raises(ConfigError, match="no section model.wavenet"):
         adding.make_task(config)
     config = adding_config.get_config("small")
     config.model.tcn["channels"] = 0
@@ -142,8 +145,7 @@ def test_invalid_config_is_rejected():
 
 def test_test_mse_is_the_mean_over_examples_with_a_ragged_last_batch():
     """The 24 filler copies completing the last test batch must not count (the loop weights batches)."""
-    outputs, test, metrics = ragged_eval.outputs_and_metrics(adding, adding_config, synthetic.make_adding,
-                                                             input_size=2, output_size=1, causal=False)
+    outputs, test, metrics = ragged_eval.outputs_and_metrics(adding, adding_config, synthetic.make_adding, SPEC)
     pred = outputs[:, -1, 0]
     assert metrics["mse"] == pytest.approx(np.mean((pred - test["y"]) ** 2), rel=1e-5)
     assert metrics["mse_predict_1"] == pytest.approx(np.mean((test["y"] - 1.0) ** 2), rel=1e-5)
@@ -168,57 +170,18 @@ def test_valid_variant_selects_on_a_held_out_set(tmp_path):
     assert results["steps"]["params_from"] == best["step"]  # the best-validation step (selection: test_loop.py)
     assert results["metrics"]["test_mse"] == pytest.approx(best["test_mse"], rel=1e-5)
     assert results["metrics"]["valid_mse"] != results["metrics"]["test_mse"]  # two different sets
-    summary = adding.summarize(tmp_path / "runs", tmp_path / "out")  # reports the test figure, not the validation one
+    summary = adding.summarize({"tcn": tmp_path / "runs" / "tcn"}, tmp_path / "out")  # the test figure, not valid
     assert summary["models"]["tcn"]["test_mse"] == results["metrics"]["test_mse"]
 
     # a second run (another seed); the run with the lower validation MSE is the one reported
     config.seed = 1
     other = train_and_evaluate(config, tmp_path / "seed1", adding.make_task(config))
     runs = {"seed0": tmp_path / "runs" / "tcn", "seed1": tmp_path / "seed1"}
-    chosen = sequence_models.summarize_selection(runs, tmp_path / "selected", metric="mse")
+    chosen = summarize.summarize_selection(runs, tmp_path / "selected", metric="mse")
     valid = {"seed0": results["metrics"]["valid_mse"], "seed1": other["metrics"]["valid_mse"]}
     assert chosen["chosen"] == min(valid, key=valid.get)
     assert chosen["test_mse"] == {"seed0": results, "seed1": other}[chosen["chosen"]]["metrics"]["test_mse"]
     assert chosen["runs"]["seed0"]["last_step_test_mse"] == evals[-1]["test_mse"]
     assert (tmp_path / "selected" / "seed1" / "eval_curve.jsonl").exists()
     with pytest.raises(ValueError, match="not a run of a _valid variant"):
-        sequence_models.summarize_selection({"protocol": tmp_path / "seed1"}, tmp_path / "x", metric="cross_entropy")
-
-
-def _fake_valid_run(run_dir, params_from, evals):
-    """A finished `_valid` run as the loop writes it: results.json (the params_from step's metrics) and the
-    eval records of metrics.jsonl; evals: {step: (valid_mse, test_mse)}."""
-    run_dir.mkdir(parents=True)
-    valid, test = evals[params_from]
-    (run_dir / "results.json").write_text(json.dumps({
-        "metrics": {"valid_mse": valid, "test_mse": test}, "timing": {"train_seconds_this_run": 1.0},
-        "steps": {"last": max(evals), "params_from": params_from}}))
-    (run_dir / "metrics.jsonl").write_text("".join(
-        json.dumps({"step": s, "split": "eval", "valid_mse": v, "test_mse": t}) + "\n" for s, (v, t) in evals.items()))
-
-
-def test_summarize_selection_reports_the_validation_choice_not_the_test_best_or_the_last(tmp_path):
-    _fake_valid_run(tmp_path / "a", 20, {10: (0.2, 0.3), 20: (0.1, 0.25), 30: (0.15, 0.05)})
-    _fake_valid_run(tmp_path / "b", 30, {10: (0.3, 0.3), 20: (0.2, 0.2), 30: (0.12, 0.01)})
-    runs = {"seed0": tmp_path / "a", "seed1": tmp_path / "b"}
-    summary = sequence_models.summarize_selection(runs, tmp_path / "out", metric="mse")
-    assert summary["chosen"] == "seed0" and summary["test_mse"] == 0.25  # not seed1's 0.01, not seed0's 0.05
-    assert summary["runs"]["seed0"]["params_from_step"] == 20 and summary["runs"]["seed0"]["last_step_test_mse"] == 0.05
-    # re-scored (--reevaluate): the chosen step is the best checkpoint, not one of the periodic ones kept
-    (tmp_path / "a" / "reevaluation.json").write_text(json.dumps({
-        "checkpoints": {"30": {"valid_mse": 0.15, "test_mse": 0.06}},
-        "best": {"step": 20, "metrics": {"valid_mse": 0.1, "test_mse": 0.24}}}))
-    summary = sequence_models.summarize_selection(runs, tmp_path / "out", metric="mse")
-    assert summary["test_mse"] == 0.24 and summary["runs"]["seed0"]["rescored_by"] == "reevaluation.json"
-    assert (tmp_path / "out" / "seed0" / "reevaluation.json").exists()
-
-
-def test_plot_test_curves_reads_workdirs_and_eval_curve_files(tmp_path):
-    _fake_valid_run(tmp_path / "a", 20, {10: (0.2, 0.3), 20: (0.1, 0.25)})
-    _fake_valid_run(tmp_path / "b", 20, {10: (0.3, 0.2), 20: (0.2, 0.1)})
-    sequence_models.summarize_selection({"s": tmp_path / "b"}, tmp_path / "sel", metric="mse")  # writes eval_curve.jsonl
-    curves = sequence_models.plot_test_curves(
-        {"from a workdir": tmp_path / "a", "from eval_curve.jsonl": tmp_path / "sel" / "s" / "eval_curve.jsonl"},
-        tmp_path / "curves.png", metric="mse", baseline=1 / 6, reference={"from a workdir": 0.01}, task="adding")
-    assert curves == {"from a workdir": ([10, 20], [0.3, 0.25]), "from eval_curve.jsonl": ([10, 20], [0.2, 0.1])}
-    assert (tmp_path / "curves.png").stat().st_size > 0
+        summarize.summarize_selection({"protocol": tmp_path / "seed1"}, tmp_path / "x", metric="cross_entropy")

@@ -23,4 +23,18 @@ def test_delay_sum_small_config_trains_and_writes_results(tmp_path):
         assert np.isfinite(metrics[name]), name
     assert metrics["loss"] < float(untrained)  # 60 steps already help
     assert results["reference"]["goal_mse_rnn4"] == 1e-4
-    assert results["config"]["model"]["name"] == "all"
+    assert results["config"]["model"]["names"] == "tdnn,rnn4,rnn1"
+
+
+def test_cells_variant_runs_every_cell_family_side_by_side(tmp_path):
+    """MGU, Jordan and a peephole LSTM from the registry, beside the lecture's three models."""
+    config = delay_sum_config.get_config("small_cells")
+    task = delay_sum.make_task(config)
+    params = task.init_params(jax.random.key(0))
+    assert set(params) == {"tdnn", "rnn4", "rnn1", "mgu4", "jordan4", "lstm4"}
+    assert {"p_i", "p_f", "p_o"} <= set(params["lstm4"]["backbone"])  # the peepholes are parameters
+    assert params["jordan4"]["backbone"]["R"].shape == (4, 4)  # Jordan: the fed-back output is 4-wide
+    train_and_evaluate(config, tmp_path, task)
+    metrics = json.loads((tmp_path / "results.json").read_text())["metrics"]
+    for name in ("mgu4", "jordan4", "lstm4"):
+        assert np.isfinite(metrics[f"mse_{name}"]), name

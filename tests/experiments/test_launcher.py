@@ -130,7 +130,8 @@ def test_reevaluate_scores_the_kept_checkpoints_without_training(uninterrupted, 
 
 def _config_variants():
     from experiments.configs import adding, chorales, copy_memory, mnist1d, santa_fe
-    cases = [("delay_sum", None), ("delay_sum", "small")]
+    cases = [("delay_sum", v) for v in (None, "small", "cells", "small_cells")]
+    cases += [("template", None), ("template", "small")]
     cases += [("mnist1d", v) for v in mnist1d.VARIANTS]
     cases += [("chorales", v) for v in chorales.VARIANTS]
     for name, module in (("adding", adding), ("copy_memory", copy_memory), ("santa_fe", santa_fe)):

@@ -37,7 +37,7 @@ class KillingIterator:
         self.inner.set_state(state)
 
 
-def make_task(config):
+def make_task(config, workdir=None):
     make = validate.lookup("model.name", config.model.name, MODELS)
     validate.positive("model.hidden", config.model.hidden, integer=True)
     validate.in_range("model.drop_rate", config.model.drop_rate, 0.0, 1.0, high_open=True)

@@ -1,55 +1,46 @@
 """Fused whole-batch LSTM and GRU kernels with hand-written backward passes.
 
+Reference: `scans.scan` of the cell's own `step` under `jax.vmap`, which is
+what `RNN(cell, fused=False).apply_batch` runs; tests/cells/test_fused.py
+compares values and gradients, with padding, reversal and initial carries.
+
 `lax.scan`'s automatic backward pass accumulates the weight gradient inside
 the reverse scan: one more small [H, B] x [B, G] product per time step. Here
 the reverse scan only carries the gradient through time (da_t R^T), and the
-weight gradients are large products over chunks of BWD_CHUNK steps (32):
+weight gradients are large products over chunks of BWD_CHUNK steps:
 
-    dR = sum_t h_{t-1}^T da_t        ([H, 32*B] x [32*B, 4H] per chunk)
+    dR = sum_t h_{t-1}^T da_t        ([H, chunk*B] x [chunk*B, 4H] per chunk)
     dW = sum_t x_t^T da_t            db = sum_t da_t
 
 with a_t the gate pre-activations. The forward pass saves the gate
-activations and tanh(c_t), so the backward pass recomputes nothing. The kernel runs
-on the whole batch, time-major ([T, B, ...]), because under `jax.vmap` a
+activations and tanh(c_t), so the backward pass recomputes nothing. The kernel
+runs on the whole batch, time-major ([T, B, ...]), because under `jax.vmap` a
 custom VJP would produce the weight gradients per example and sum them.
-The forward scan either takes one [x_t, h] [W; R] product per step (the CPU
-default) or adds a precomputed x_t W + b to h R (`hoist=True`, what
-`recurrence.RNN` asks for on accelerators; the two measured alike on an H200,
-README).
 
 Equations, gate order and parameters are those of `seqmodels.cells.LSTM`
-(vanilla, no peepholes/projection, default activations):
+(vanilla, no peepholes/projection, default activations; the cell declares
+`ScanKind.FUSED_LSTM`):
 
     z = tanh(W_z x + R_z h' + b_z)   i, f, o = sigmoid(W_. x + R_. h' + b_.)
     c = z * i + c' * f               h = tanh(c) * o
 
-The GRU kernel does the same for `GRU(reset="after")` (cuDNN/flax form):
+The GRU kernel does the same for `GRU(reset="after")` (cuDNN/flax form;
+`ScanKind.FUSED_GRU`):
 
     r, u = sigmoid(W_. x + R_. h' + b_.)   n = tanh(W_h x + b_h + r * (R_h h' + b_hn))
     h = u * h' + (1 - u) * n
 
-The input gradient dx_t = da_t W^T is one product per chunk, outside the
-per-step loop, so XLA drops it where the inputs need no gradient (the first
-layer), as autodiff of a plain scan does; computing it inside the scan with
-dh_{t-1} (one [B, 4H] x [4H, H + D] product per step) cost the LSTM 159 ms per training
-step against 142-148 ms for the kernel then (benchmarks/rnn.py, same machine, separate
-runs a day apart). The input product x_t W stays inside
-the forward scan: on a 2-core CPU, hoisting it out as one [T*B, D] x [D, 4H]
-product was slower (LSTM 159-160 vs 145-148 ms, GRU 131-134 vs 123-129 ms,
-2-vCPU Xeon, 2026-12-04).
-
-On the CPU, tanh is `seqmodels.nn.activations.rational_tanh`: the same
-float32 rational approximation XLA's CPU backend uses for `jnp.tanh` (bit for
-bit under jit on 4.2 million float32 points, jax 0.10.2; the test,
-tests/nn/test_layers.py, allows 5 ulp), written as plain multiplies, adds and
-a divide, which XLA's CPU backend compiles into much faster code inside a
-scan body than its own tanh: the LSTM kernel's forward pass took 56.0 ms
-instead of 69.9 ms and its training step 144.1 instead of 160.9 ms (B=32,
-T=256, H=256, 2-vCPU Xeon, 2026-12-04, best of 10); the GRU, one tanh on
-[B, H] per step, measured alike (122.7 vs 121.8 ms).
-
-Reference: `jax.vmap` of `recurrence.scan` with the cell's own `step`; the
-tests (tests/cells/test_fused.py) compare values and gradients, with padding.
+Choices, each the faster one measured (figures: benchmarks/README.md):
+  * the input gradient dx_t = da_t W^T is one product per chunk, outside the
+    per-step loop, so XLA drops it where the inputs need no gradient (the
+    first layer), as autodiff of a plain scan does;
+  * the forward scan takes one [x_t, h] [W; R] product per step on the CPU,
+    and adds a precomputed x_t W + b to h R with `hoist=True` (what
+    `RNN` asks for on accelerators, `scans.default_hoist`);
+  * on the CPU, tanh is `seqmodels.nn.activations.rational_tanh`, the float32
+    rational approximation XLA's CPU backend uses for `jnp.tanh` (within 5 ulp,
+    tests/nn/test_layers.py) written as plain arithmetic, which XLA compiles
+    into faster code inside a scan body than its own tanh.
 """
 
 import functools
@@ -59,34 +50,21 @@ import jax.numpy as jnp
 from jax import lax
 
 from seqmodels.array_types import Array, Bool, Float
+from seqmodels.cells.base import ScanKind
 from seqmodels.nn.activations import rational_tanh
 
-# lax.scan unroll of the kernels' forward and (per-chunk) reverse scans. B=32, T=256, H=256 on the 2-vCPU
-# Xeon, whole training steps, min / median ms of 30 interleaved rounds (2026-12-04, with the rational tanh
-# and chunked reverse scans): LSTM forward 1 / reverse 1: 131.4 / 141.7, 1 / 2: 128.5 / 137.2 (a first
-# run of 20: 128.4 / 141.6 and 127.9 / 138.9; forward 2 or 4: 134.7-137.8 / 140.6-142.4); GRU 1 / 1:
-# 114.7 / 117.6, 1 / 4: 113.2 / 117.8, 4 / 4: 116.9 / 121.0, 4 / 1: 117.1 / 120.7. (Before those two
-# changes the GRU ran fastest with 4 / 4: unroll 1 / 2 / 4 / 8 / 16 -> 115-121 / 115-121 / 108-110 /
-# 115-116 / 143-144 ms.)
+# lax.scan unroll of the kernels' forward and (per-chunk) reverse scans on the CPU, the fastest measured.
 LSTM_UNROLL = 1
 LSTM_BWD_UNROLL = 2
 GRU_UNROLL = 1
 GRU_BWD_UNROLL = 1
 
-# The reverse scans run in chunks of BWD_CHUNK steps: each chunk's per-step gradients ([chunk, B, G],
-# 4 MB for the LSTM below) feed the weight-gradient product right away, while still in cache, instead of
-# being stacked into a [T, B, G] array (32 MB) that one product reads after the scan. B=32, T=256, H=256,
-# 2-vCPU Xeon, 2026-12-04: the LSTM backward pass alone (reverse scan + weight gradients, best of 10) took
-# 83.6-86.3 ms unchunked, 74.5-76.4 ms in chunks of 32 (8: 82.6, 16: 74.6-77.1, 64: 88.9); whole training
-# steps, 30 interleaved rounds, min / median ms: LSTM 135.1 / 146.2 in chunks of 32, 141.1 / 152.2 in one
-# chunk of 256; GRU 120.9 / 125.2 against 121.3 / 128.0 (chunks of 16: LSTM 140.3 / 147.6, GRU 119.3 / 126.4).
+# The reverse scans run in chunks of BWD_CHUNK steps on the CPU: each chunk's per-step gradients feed the
+# weight-gradient product while still in cache, instead of a [T, B, G] array that one product reads after the scan.
 BWD_CHUNK = 32
 
-# Off the CPU: measured on one H200 (jax 0.11.2, 2026-12-04, B=32 T=256 H=256, best of 20 rounds, one
-# setting changed at a time from jnp.tanh / one chunk / LSTM 1 / 1 / GRU 4 / 4, equinox 9.7-10.0 ms in the
-# same runs; results/benchmarks_gpu/rnn_settings_variants.jsonl): LSTM 4.6 ms; unroll forward 1 / reverse 2:
-# 4.0; 2 / 2: 3.5; rational_tanh 4.6; chunks of 32 / 64: 4.7 / 4.7. GRU 3.3 ms; unroll 1 / 1: 4.5; chunks
-# of 32: 3.5; rational_tanh 3.3. So: jnp.tanh, the whole sequence as one chunk, LSTM 2 / 2, GRU 4 / 4.
+# Off the CPU (measured on an H200, results/benchmarks_gpu/rnn_settings_variants.jsonl): jnp.tanh, the whole
+# sequence as one chunk, LSTM unroll 2 / 2, GRU 4 / 4.
 _ACCELERATOR = {"tanh": jnp.tanh, "chunk": None, "lstm_unroll": (2, 2), "gru_unroll": (4, 4)}
 
 # Whose settings the kernels use: None = those of jax.default_backend(); "cpu" or any other name forces
@@ -141,25 +119,9 @@ def _tanh(x):
     return _settings()["tanh"](x)
 
 
-def lstm_supported(cell) -> bool:
-    """Whether `cell` is an LSTM this kernel computes exactly."""
-    from seqmodels.cells.lstm import LSTM  # lstm.py does not depend on this file
-
-    return (type(cell) is LSTM and not cell.has_peepholes and cell.proj_size is None
-            and cell.variant in ("vanilla", "NP") and cell.gate_activation == "sigmoid"
-            and cell.input_activation == "tanh" and cell.output_activation == "tanh")
-
-
-def gru_supported(cell) -> bool:
-    """Whether `cell` is a GRU this kernel computes exactly."""
-    from seqmodels.cells.gru import GRU
-
-    return (type(cell) is GRU and cell.reset == "after" and cell.gate_activation == "sigmoid"
-            and cell.activation == "tanh")
-
-
 def supported(cell) -> bool:
-    return lstm_supported(cell) or gru_supported(cell)
+    """Whether a kernel here computes `cell` exactly, as the cell declares (`cell.scan_kind`)."""
+    return cell.scan_kind in (ScanKind.FUSED_LSTM, ScanKind.FUSED_GRU)
 
 
 def _split4(a, H):
@@ -272,9 +234,9 @@ lstm_time_major.defvjp(_fwd, _bwd)
 
 
 def lstm_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist: bool = False):
-    """A supported LSTM over a batch: (carry {'c','h'}: [B, H], ys [B, T, H]).
+    """An LSTM of kind FUSED_LSTM over a batch: (carry {'c','h'}: [B, H], ys [B, T, H]).
 
-    Same masking model as `recurrence.scan` (forward direction).
+    Same masking model as `scans.scan` (forward direction).
     """
     B, T, _ = xs.shape
     if initial_carry is None:
@@ -378,7 +340,7 @@ def _time_major_mask(lengths, B, T):
 
 
 def gru_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist: bool = False):
-    """A supported GRU over a batch: (carry {'h'}: [B, H], ys [B, T, H])."""
+    """A GRU of kind FUSED_GRU over a batch: (carry {'h'}: [B, H], ys [B, T, H])."""
     B, T, _ = xs.shape
     H = cell.hidden_size
     h0 = jnp.zeros((B, H), xs.dtype) if initial_carry is None else jnp.broadcast_to(initial_carry["h"], (B, H))
@@ -389,11 +351,13 @@ def gru_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_
 
 
 def batch(cell, params, xs, *, lengths=None, initial_carry=None, hoist: bool = False):
-    """Dispatch to the kernel for `cell` (which must be `supported`); `recurrence.RNN` passes
-    `hoist=recurrence.default_hoist()` unless told otherwise."""
-    if lstm_supported(cell):
-        return lstm_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry, hoist=hoist)
-    if gru_supported(cell):
-        return gru_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry, hoist=hoist)
-    raise ValueError(f"no fused kernel for {cell}; supported: LSTM (vanilla, no peepholes/projection) "
-                     f"and GRU(reset='after') with default activations")
+    """The kernel `cell` declares (its `scan_kind`); `RNN.apply_batch` passes
+    `hoist=scans.default_hoist()` unless told otherwise."""
+    match cell.scan_kind:
+        case ScanKind.FUSED_LSTM:
+            return lstm_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry, hoist=hoist)
+        case ScanKind.FUSED_GRU:
+            return gru_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry, hoist=hoist)
+        case kind:
+            raise ValueError(f"no fused kernel for {cell} (scan_kind {kind.name}); supported: LSTM (vanilla, "
+                             f"no peepholes/projection) and GRU(reset='after') with default activations")

@@ -1,0 +1,33 @@
+"""Task builders the experiments share (seqmodels.training.Task from data in memory)."""
+
+from typing import Any, Callable
+
+from experiments import models
+from seqmodels.data import batching
+from seqmodels.training import Task
+
+
+def example_weight(valid) -> dict:
+    """{"weight": number of real examples} of an eval batch (its `valid` mask), so that the loop's mean over
+    batches is the mean over examples even when filler copies complete the last batch; {} for train batches."""
+    return {} if valid is None else {"weight": valid.sum()}
+
+
+def array_task(config: Any, model, loss_fn: Callable, train: dict, test: dict, reference: dict,
+               valid: dict | None = None, **task_fields) -> Task:
+    """The Task of an in-memory data set (arrays): shuffled train batches of config.batch_size, the
+    whole test set for evaluation, the parameter count as a final metric. With a `valid` set, every
+    evaluation covers both sets and names the metrics valid_<m> / test_<m> (the config's early
+    stopping then watches a valid_ metric, which picks the reported checkpoint)."""
+    def batches(data):
+        return lambda: batching.eval_batches(batching.ArraySource(data), config.batch_size)
+
+    return Task(
+        init_params=model.init,
+        loss_fn=loss_fn,
+        train_iterator=batching.TrainIterator(batching.ArraySource(train), config.batch_size, seed=config.seed),
+        eval_batches=batches(test) if valid is None else {"valid": batches(valid), "test": batches(test)},
+        final_eval=lambda params: {"num_params": models.num_params(params)},
+        reference=reference,
+        **task_fields,
+    )
