@@ -3,7 +3,7 @@
     python -m experiments.chorales --config=experiments/configs/chorales.py:tcn  --workdir=workdirs/chorales_tcn
     python -m experiments.chorales --config=experiments/configs/chorales.py:lstm --workdir=workdirs/chorales_lstm
     python -m experiments.chorales --config=experiments/configs/chorales.py:gru  --workdir=workdirs/chorales_gru
-    python -m experiments.chorales summarize workdirs/chorales_{lstm,gru,tcn} --out=results/chorales
+    python -m experiments.summarize chorales workdirs/chorales_{lstm,gru,tcn} --out=results/chorales
 
 Task (Boulanger-Lewandowski et al. 2012; Bai, Kolter & Koltun 2018, Table 1):
 a piece is a binary piano roll r [T, 88] (key k on at frame t when MIDI note
@@ -24,17 +24,18 @@ of frames of MIDI note numbers; or JSB_Chorales.mat with traindata /
 validdata / testdata cells of [T, 88] rolls), which is how the published
 table (LSTM 8.45, GRU 8.43, TCN 8.10) is reproduced.
 
-Models (all about 270-290K parameters, as in Bai et al.):
-  * tcn   seqmodels.conv.TCN: levels x hidden channels, kernel k, dilations
-          1, 2, ..., dropout, weight norm; causal, so right padding never
-          reaches a valid frame; a dense read-out to 88 logits.
-  * lstm  one LSTM layer (seqmodels.recurrence.RNN, fused whole-batch kernel,
-          `lengths` for padding), dropout on its outputs, dense read-out.
+Models (config.model.name, a section of the registry experiments/models.py;
+the configs size three of them to about 270-290K parameters, as in Bai et al.):
+  * tcn   seqmodels.conv.TCN (weight norm, dropout); causal, so right
+          padding never reaches a valid frame; a dense read-out to 88 logits.
+  * lstm  one LSTM layer (fused whole-batch kernel, `lengths` for padding),
+          dropout on its outputs (drop_rate), dense read-out.
   * gru   the same with a GRU (reset after the product, the cuDNN form).
-All three can drop input notes at training time (`model.input_dropout`: each
-1 of the input roll becomes 0 with that probability, no rescaling).
-The read-out bias starts at the logits of the training set's key
-frequencies, so an untrained model already scores near the baseline below.
+Any other causal model of the registry runs the same way. Input notes can be
+dropped at training time (`data.note_drop_rate`: each 1 of the input roll
+becomes 0 with that probability, no rescaling). The read-out bias starts at
+the logits of the training set's key frequencies, so an untrained model
+already scores near the baseline below.
 
 Training: Adam, batches of pieces bucketed by length (padded, masked loss),
 the validation NLL evaluated every `eval_every` steps, early stopping on it,

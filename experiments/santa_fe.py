@@ -4,10 +4,11 @@
     python -m experiments.santa_fe --config=experiments/configs/santa_fe.py:lstm --workdir=workdirs/santa_fe_lstm
     python -m experiments.santa_fe --config=experiments/configs/santa_fe.py:gru  --workdir=workdirs/santa_fe_gru
     python -m experiments.santa_fe --config=experiments/configs/santa_fe.py:tcn  --workdir=workdirs/santa_fe_tcn
-    python -m experiments.santa_fe summarize workdirs/santa_fe_{tdnn,tdnn_noise0.05,lstm,gru,tcn} --out=results/santa_fe
+    python -m experiments.summarize santa_fe workdirs/santa_fe_{tdnn,tdnn_noise0.05,lstm,gru,tcn} \
+        --out=results/santa_fe
 
-(configs/santa_fe.py has the runs' figures, and the TDNN run with training
-input noise, `--config.data.input_noise=0.05`.)
+(narrative and figures: results/santa_fe/README.md, with the TDNN run with
+training input noise, `--config.data.input_noise=0.05`.)
 
 Protocol (BENCHMARKS.md): the competition gives x[:1000] (A.dat); the task is
 to predict x[1000:1100] (A.cont) by iterating one-step predictions, scored by
@@ -31,7 +32,9 @@ What we do, and what the test segment x[1000:1100] is used for:
     training, early stopping or selection.
   * scaling: (x - mean) / std (or x / max) with statistics of `fit` only.
 
-Models (one per run; `model.num_seeds` independently initialised copies train
+Models (one per run, config.model.name, a section of the registry
+experiments/models.py that streams: a FrameHead predicting x(t + 1) from
+x(<= t); `model.num_seeds` independently initialised copies train
 side by side on the same batches: their losses are summed, no parameter is
 shared, Adam scales each copy separately, no global-norm clipping, so this is
 the same as num_seeds separate runs):
@@ -44,8 +47,8 @@ the same as num_seeds separate runs):
   * tcn   seqmodels.conv.TCN + dense read-out; the forecast uses the TCN's
           streaming step (ring buffers).
 
-Every forecast is `seqmodels.conv.streaming.run` (warm-up) and
-`streaming.generate` (closed loop) over the model's one-step `step`.
+Every forecast is `seqmodels.models.heads.forecast`: warm-up, then closed
+loop, over the head's one-step `step`.
 
 Selection: after every evaluation the loop keeps the checkpoint with the
 lowest validation NMSE of the BEST seed (`val_nmse_best`), i.e. the
@@ -54,7 +57,7 @@ headline test numbers are that seed's. results.json also lists every seed's
 validation and test NMSE at that step, their median, and the NMSE of the
 mean of all seeds' forecasts (a fixed rule, no selection).
 
-A limit of this validation, seen in the runs (configs/santa_fe.py): x[900:1000]
+A limit of this validation, seen in the runs (results/santa_fe/README.md): x[900:1000]
 holds no intensity collapse, x[1000:1100] does (at t = 1057). A model can
 follow the growing oscillation of x[900:1000] almost perfectly (validation
 NMSE < 0.01) and still fail at the collapse, so the validation score picks

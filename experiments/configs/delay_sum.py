@@ -1,6 +1,7 @@
 """Config of the delay-and-sum experiment (experiments/delay_sum.py): the lecture's y(t) = x(t) + x(t-3).
 
     python -m experiments.delay_sum --workdir=workdirs/delay_sum
+    python -m experiments.delay_sum --config=experiments/configs/delay_sum.py:cells --workdir=workdirs/delay_sum_cells
 
 Protocol: x ~ N(0, 1), T = 64; a 4-tap TDNN, a 4-unit and a 1-unit linear RNN trained side by side,
 Adam 0.1 with cosine decay, 4000 steps. `:small` is the CI config (seconds).
@@ -8,6 +9,9 @@ Adam 0.1 with cosine decay, 4000 steps. `:small` is the CI config (seconds).
 Expected (the lecture's goals): the TDNN learns the filter [1, 0, 0, 1] to 1e-2 (seen: max error
 3.6e-11), the 4-unit RNN reaches test MSE < 1e-4 (seen: 1.7e-6), the 1-unit RNN cannot (0.94).
 Training on a 2-core CPU: 16 s, plus start-up and compilation.
+
+`:cells` adds an MGU, a Jordan network and a peephole LSTM (4 units each) from the registry:
+seen 8.6e-4 / 1.1e-3 / 1.4e-3 (23 s of training). `:small_cells` is its CI config.
 
 Narrative and figures: results/delay_sum/README.md.
 """

@@ -2,10 +2,10 @@
 
 Experiments call these on their own fields before building anything:
 
-    validate.choice("model.name", config.model.name, MODELS)     # MODELS: dict or sequence of names
-    cell = validate.lookup("model.cell", config.model.cell, CELLS)   # choice + registry[name]
-    validate.positive("model.hidden_size", config.model.hidden_size)
-    validate.in_range("model.drop_rate", config.model.drop_rate, 0.0, 1.0, high_open=True)
+    validate.choice("data.scaling", d.scaling, SCALINGS)       # SCALINGS: dict or sequence of names
+    cell = validate.lookup("model.lstm.kind", kind, CELLS)       # choice + registry[name]
+    validate.positive("data.seq_len", d.seq_len, integer=True)
+    validate.in_range("model.tcn.drop_rate", rate, 0.0, 1.0, high_open=True)
 
 and `train_config(config)` checks the fields every experiment shares. Every
 failure is a `ConfigError` (a ValueError) whose message names the field, the
