@@ -151,8 +151,8 @@ def baselines(raw_known: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 # --------------------------------------------------------------------------- the task
 
 
-def make_task(config, workdir: str | Path | None = None) -> Task:
-    """The Santa Fe task of `config`; with `workdir`, final_eval also writes the forecast plot and forecasts.json."""
+def check_config(config) -> None:
+    """The data and model fields, each against the others (window, burn-in, roll-out, receptive field)."""
     d, m = config.data, config.model
     validate.choice("data.scaling", d.scaling, SCALINGS)
     validate.in_range("data.val_points", d.val_points, HORIZON, TRAIN_POINTS // 2)
@@ -166,7 +166,6 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
         raise validate.ConfigError(f"data.burn_in ({d.burn_in}) must be smaller than data.window ({d.window})")
     if not isinstance(d.val_points, int):
         raise validate.ConfigError(f"data.val_points: expected an integer, got {d.val_points!r}")
-    predictor = make_predictor(config)
     rf = receptive_field(config)
     if rf is not None and d.window < rf:
         raise validate.ConfigError(f"data.window ({d.window}) must cover the receptive field ({rf}) of model "
@@ -174,12 +173,40 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
     if rf is not None and d.burn_in < rf - 1:
         raise validate.ConfigError(f"data.burn_in ({d.burn_in}) must be >= receptive field - 1 ({rf - 1}) for "
                                    f"{m.name!r}, so that no training output sees the zero padding")
-
     if d.rollout_steps and d.window - d.rollout_steps < max(rf or 1, 2):
         raise validate.ConfigError(
             f"data.rollout_steps ({d.rollout_steps}) leaves data.window - rollout_steps = "
             f"{d.window - d.rollout_steps} points to warm up on; need at least {max(rf or 1, 2)} "
             f"(the receptive field of {m.name!r}, and 2)")
+
+
+def score_forecasts(val_pred: np.ndarray, test_pred: np.ndarray, val_truth: np.ndarray, s: dict) -> dict:
+    """Every seed's validation and test NMSE ([S, 100] forecasts in raw units), the seed chosen by validation,
+    the median seed, the mean-of-seeds forecast and the baselines."""
+    val_nmse = [nmse(p, val_truth, val_truth.var()) for p in val_pred]
+    best = int(np.argmin(val_nmse))
+    out = {"selected_seed": best, "val_nmse": val_nmse[best]}
+    checked = packaged.santa_fe_nmse(test_pred[best])  # the library's scorer, both normalisers
+    out.update(nmse_true_var=checked["nmse_true_var"], nmse_train_var=checked["nmse_train_var"])
+    per_seed = [packaged.santa_fe_nmse(p) for p in test_pred]
+    for i, (v, t) in enumerate(zip(val_nmse, per_seed)):
+        out[f"seed{i}_val_nmse"] = v
+        out[f"seed{i}_nmse_true_var"] = t["nmse_true_var"]
+        out[f"seed{i}_nmse_train_var"] = t["nmse_train_var"]
+    out["median_seed_nmse_true_var"] = float(np.median([t["nmse_true_var"] for t in per_seed]))
+    out["median_seed_nmse_train_var"] = float(np.median([t["nmse_train_var"] for t in per_seed]))
+    ens = packaged.santa_fe_nmse(test_pred.mean(0))
+    out["seed_mean_forecast_nmse_true_var"] = ens["nmse_true_var"]
+    out["seed_mean_forecast_nmse_train_var"] = ens["nmse_train_var"]
+    out.update(baselines(s["raw_known"], s["test_truth"]))
+    return out
+
+
+def make_task(config, workdir: str | Path | None = None) -> Task:
+    """The Santa Fe task of `config`; with `workdir`, final_eval also writes the forecast plot and forecasts.json."""
+    d, m = config.data, config.model
+    check_config(config)
+    predictor = make_predictor(config)
     s = split_series(config)
     fit_end, W, S = s["fit_end"], d.window, m.num_seeds
     val_truth = s["raw_known"][fit_end:fit_end + HORIZON]
@@ -227,36 +254,20 @@ def make_task(config, workdir: str | Path | None = None) -> Task:
     def final_eval(params):
         val_pred = np.asarray(val_forecasts(params, jnp.asarray(val_batch["prime"][0])), np.float64)
         test_pred = np.asarray(val_forecasts(params, jnp.asarray(test_prime)), np.float64)  # [S, 100]
-        truth, known = s["test_truth"], s["raw_known"]
-        val_nmse = [nmse(p, val_truth, val_truth.var()) for p in val_pred]
-        best = int(np.argmin(val_nmse))
-        out = {"selected_seed": best, "val_nmse": val_nmse[best],
+        out = {**score_forecasts(val_pred, test_pred, val_truth, s),
                "num_params_per_seed": sum(x.size for x in jax.tree.leaves(params)) // S}
-        checked = packaged.santa_fe_nmse(test_pred[best])  # the library's scorer, both normalisers
-        out.update(nmse_true_var=checked["nmse_true_var"], nmse_train_var=checked["nmse_train_var"])
-        per_seed = [packaged.santa_fe_nmse(p) for p in test_pred]
-        for i, (v, t) in enumerate(zip(val_nmse, per_seed)):
-            out[f"seed{i}_val_nmse"] = v
-            out[f"seed{i}_nmse_true_var"] = t["nmse_true_var"]
-            out[f"seed{i}_nmse_train_var"] = t["nmse_train_var"]
-        out["median_seed_nmse_true_var"] = float(np.median([t["nmse_true_var"] for t in per_seed]))
-        out["median_seed_nmse_train_var"] = float(np.median([t["nmse_train_var"] for t in per_seed]))
-        ens = packaged.santa_fe_nmse(test_pred.mean(0))
-        out["seed_mean_forecast_nmse_true_var"] = ens["nmse_true_var"]
-        out["seed_mean_forecast_nmse_train_var"] = ens["nmse_train_var"]
-        out.update(baselines(known, truth))
-        print(f"\nSanta Fe A, {m.name}: {S} seeds, selected seed {best} by validation NMSE {val_nmse[best]:.4f}")
+        best, per_seed = out["selected_seed"], [out[f"seed{i}_nmse_true_var"] for i in range(S)]
+        print(f"\nSanta Fe A, {m.name}: {S} seeds, selected seed {best} by validation NMSE {out['val_nmse']:.4f}")
         print(f"test NMSE (var of the 100 true values) {out['nmse_true_var']:.4f}, (var of training set) "
-              f"{out['nmse_train_var']:.4f}; Wan 0.0273; all seeds: "
-              + ", ".join(f"{t['nmse_true_var']:.3f}" for t in per_seed))
+              f"{out['nmse_train_var']:.4f}; Wan 0.0273; all seeds: " + ", ".join(f"{v:.3f}" for v in per_seed))
         if workdir is not None:
             plots = Path(workdir) / "plots"
             plots.mkdir(parents=True, exist_ok=True)
             (Path(workdir) / "forecasts.json").write_text(json.dumps(
                 {"selected_seed": best, "test": test_pred.tolist(), "validation": val_pred.tolist(),
                  "val_start": fit_end, "test_start": TRAIN_POINTS}) + "\n")
-            plot_forecast(plots / f"santa_fe_{m.name}.png", run_label(config), known, truth, val_truth, fit_end,
-                          val_pred, test_pred, best, out)
+            plot_forecast(plots / f"santa_fe_{m.name}.png", run_label(config), s["raw_known"], s["test_truth"],
+                          val_truth, fit_end, val_pred, test_pred, best, out)
         return out
 
     return Task(

@@ -198,6 +198,29 @@ def linear_scan_log(log_a: Float[Array, "T H"], log_b: Float[Array, "T H"],
     return jnp.exp(log_hs).astype(dtype)
 
 
+def _scan_coefficients(cell: Cell, params: Params, xs, lengths, initial_carry, reverse, coefficients,
+                       identity: tuple[float, float], run) -> tuple[Carry, Array]:
+    """The contract of `scan` for a cell whose step is h_t = a_t h_{t-1} + b_t, given as `coefficients(params,
+    xs)` -> (a, b) [T, H] (or their logs) and run by `run(a, b, h0)`; padded steps are the identity map."""
+    name = type(cell).__name__
+    check_sequence(xs, cell.input_size, name)
+    check_lengths(lengths, xs.shape[0], name)
+    h0 = cell.initial_carry(params) if initial_carry is None else initial_carry
+    if reverse:
+        xs = reverse_valid(xs, lengths)
+    a, b = coefficients(params, xs)  # [T, H] each
+    if lengths is not None:
+        valid = (jnp.arange(xs.shape[0]) < lengths)[:, None]  # [T, 1]
+        a = jnp.where(valid, a, identity[0])
+        b = jnp.where(valid, b, identity[1])
+    hs = run(a, b, h0)  # [T, H]
+    carry = hs[-1]
+    ys = hs if lengths is None else jnp.where(valid, hs, 0.0)  # the output is the state
+    if reverse:
+        ys = reverse_valid(ys, lengths)
+    return carry, ys
+
+
 def scan_linear_cell(cell: Cell, params: Params, xs: Float[Array, "T D"], *,
                      lengths: Int[Array, ""] | int | None = None,
                      initial_carry: Carry | None = None,
@@ -209,23 +232,8 @@ def scan_linear_cell(cell: Cell, params: Params, xs: Float[Array, "T D"], *,
     so the carry after the last step is the carry after the last valid step.
     parallel: `linear_scan`, else its reference `linear_scan_sequential`.
     """
-    name = type(cell).__name__
-    check_sequence(xs, cell.input_size, name)
-    check_lengths(lengths, xs.shape[0], name)
-    h0 = cell.initial_carry(params) if initial_carry is None else initial_carry
-    if reverse:
-        xs = reverse_valid(xs, lengths)
-    a, b = cell.linear_coefficients(params, xs)  # [T, H] each
-    if lengths is not None:
-        valid = (jnp.arange(xs.shape[0]) < lengths)[:, None]  # [T, 1]
-        a = jnp.where(valid, a, 1.0)
-        b = jnp.where(valid, b, 0.0)
-    hs = (linear_scan if parallel else linear_scan_sequential)(a, b, h0)
-    carry = hs[-1]
-    ys = hs if lengths is None else jnp.where(valid, hs, 0.0)  # the output is the state
-    if reverse:
-        ys = reverse_valid(ys, lengths)
-    return carry, ys
+    return _scan_coefficients(cell, params, xs, lengths, initial_carry, reverse, cell.linear_coefficients,
+                              (1.0, 0.0), linear_scan if parallel else linear_scan_sequential)
 
 
 def scan_log(cell: Cell, params: Params, xs: Float[Array, "T D"], *,
@@ -238,20 +246,5 @@ def scan_log(cell: Cell, params: Params, xs: Float[Array, "T D"], *,
     log b = -inf). The initial carry must be >= 0 (zeros by default); its
     gradient is undefined where it is 0.
     """
-    name = type(cell).__name__
-    check_sequence(xs, cell.input_size, name)
-    check_lengths(lengths, xs.shape[0], name)
-    h0 = cell.initial_carry(params) if initial_carry is None else initial_carry
-    if reverse:
-        xs = reverse_valid(xs, lengths)
-    log_a, log_b = cell.log_coefficients(params, xs)  # [T, H] each
-    if lengths is not None:
-        valid = (jnp.arange(xs.shape[0]) < lengths)[:, None]  # [T, 1]
-        log_a = jnp.where(valid, log_a, 0.0)
-        log_b = jnp.where(valid, log_b, -jnp.inf)
-    hs = linear_scan_log(log_a, log_b, jnp.log(h0))  # [T, H]
-    carry = hs[-1]
-    ys = hs if lengths is None else jnp.where(valid, hs, 0.0)
-    if reverse:
-        ys = reverse_valid(ys, lengths)
-    return carry, ys
+    return _scan_coefficients(cell, params, xs, lengths, initial_carry, reverse, cell.log_coefficients,
+                              (0.0, -jnp.inf), lambda log_a, log_b, h0: linear_scan_log(log_a, log_b, jnp.log(h0)))
