@@ -205,8 +205,8 @@ def score_forecasts(val_pred: np.ndarray, test_pred: np.ndarray, val_truth: np.n
 def make_task(config, workdir: str | Path | None = None) -> Task:
     """The Santa Fe task of `config`; with `workdir`, final_eval also writes the forecast plot and forecasts.json."""
     d, m = config.data, config.model
+    predictor = make_predictor(config)  # an unknown model is named first
     check_config(config)
-    predictor = make_predictor(config)
     s = split_series(config)
     fit_end, W, S = s["fit_end"], d.window, m.num_seeds
     val_truth = s["raw_known"][fit_end:fit_end + HORIZON]
