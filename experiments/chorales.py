@@ -207,7 +207,7 @@ def make_task(config, workdir=None) -> Task:
         name = config.model.name
         print(f"\n{name}: {metrics['num_params']} params; NLL per frame (summed over 88 keys)")
         print(f"  test  {metrics['test_nll']:.3f}   (independent-key baseline {metrics['baseline_test_nll']:.3f}; "
-              f"published on the standard JSB split: {PUBLISHED_JSB_TEST_NLL[name]})")
+              f"published on the standard JSB split: {PUBLISHED_JSB_TEST_NLL.get(name)})")
         print(f"  valid {metrics['valid_nll']:.3f}   train {metrics['train_nll']:.3f}")
         print(f"  data: {source}")
         return metrics
@@ -219,7 +219,7 @@ def make_task(config, workdir=None) -> Task:
         eval_batches=lambda: batches("valid"),
         final_eval=final_eval,
         reference={
-            "published_jsb_test_nll": PUBLISHED_JSB_TEST_NLL[config.model.name],
+            "published_jsb_test_nll": PUBLISHED_JSB_TEST_NLL.get(config.model.name),
             "published_jsb_test_nll_all": dict(PUBLISHED_JSB_TEST_NLL),
             "published_marginal_baseline": PUBLISHED_MARGINAL_BASELINE,
             "source": "Bai, Kolter & Koltun 2018, Table 1 (JSB Chorales, ~300K params)",
@@ -236,9 +236,15 @@ def summarize(run_dirs: dict, out_dir) -> dict:
     """Runs (label -> workdir) -> out_dir: <label>/ (results.json, plots), results.json (the table), summary.md,
     valid_nll.png (the validation curves) and, for music21's chorales, split.json (each split's pieces)."""
     out_dir = Path(out_dir)
-    runs = {label: reporting.load_results(d) for label, d in run_dirs.items()}
-    for label, d in run_dirs.items():
+    runs, dirs = {}, {}
+    for d in run_dirs.values():  # labelled by the model each run trained
+        results = reporting.load_results(d)
+        label = results["config"]["model"]["name"]
+        if label in runs:
+            raise ValueError(f"summarize: two runs of model {label!r} ({dirs[label]} and {d}); give one per model")
+        runs[label], dirs[label] = results, d
         reporting.copy_run(d, out_dir / label, skip_plots=("weight",))  # weight: frames per batch, not a result
+    run_dirs = dirs
     any_run = next(iter(runs.values()))
     any_metrics = any_run["metrics"]
     reporting.plot_curves({f"{label} (valid)": reporting.eval_curve(d, "nll") for label, d in run_dirs.items()},

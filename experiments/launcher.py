@@ -48,8 +48,9 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from seqmodels.training import (CheckpointError, ConfigError, NonFiniteLossError, Task, evaluate_checkpoints,
-                                parallel, train_and_evaluate, validate)
+from seqmodels.training import (CheckpointError, ConfigError, NonFiniteLossError, Task, WorkdirError,
+                                evaluate_checkpoints, parallel, train_and_evaluate, validate)
+from seqmodels.training import workdir as workdir_lib
 
 __all__ = ["run", "run_experiment", "default_config_path"]
 
@@ -59,8 +60,11 @@ flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics, result
 flags.DEFINE_bool("reevaluate", False, "Do not train: evaluate the checkpoints kept in --workdir (the latest "
                   "ones and the best) with the evaluation code as it is now; writes DIR/reevaluation.json.")
 flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() first (multi-host data parallelism).")
+flags.DEFINE_enum("accept_config_changes", "none", workdir_lib.ACCEPT,
+                  "Resuming with a config other than the run's: none (refuse, list the changes), safe (step counts "
+                  "and evaluation/checkpoint/log frequencies), all (any change, recorded in DIR/config.json).")
 
-_CLEAN_ERRORS = (CheckpointError, ConfigError, NonFiniteLossError)
+_CLEAN_ERRORS = (CheckpointError, ConfigError, NonFiniteLossError, WorkdirError)
 
 MakeTask = Callable[..., Task]  # (config, workdir) -> Task
 SubRuns = Callable[..., dict]  # config -> {name: the sub-run's config}
@@ -84,30 +88,47 @@ def _train_seconds(sub_dir: Path, results: dict) -> float:
 
 
 def run_experiment(config, workdir: str | Path, make_task: MakeTask, *, sub_runs: SubRuns | None = None,
-                   combine: Combine | None = None, reevaluate: bool = False) -> dict:
+                   combine: Combine | None = None, reevaluate: bool = False,
+                   accept_config_changes: str = "none") -> dict:
     """Train (or re-evaluate) one experiment: one task in `workdir`, or with `sub_runs` one task per
     sub-config in workdir/<name>/ (one after another; a resumed run resumes inside the sub-run it was
     training and skips finished ones), then `combine` writes the combined results."""
     workdir = Path(workdir)
     validate.train_config(config)
+
+    def one(sub_config, sub_dir):
+        try:
+            task = make_task(sub_config, sub_dir)
+        except (TypeError, ValueError) as e:  # a layer or the data refused a value the config gave it
+            if isinstance(e, ConfigError):
+                raise
+            raise ConfigError(f"the config does not make a valid task: {e} ({type(e).__name__} while building "
+                              f"the task)") from e
+        if reevaluate:
+            return evaluate_checkpoints(sub_config, sub_dir, task)
+        return train_and_evaluate(sub_config, sub_dir, task, accept_config_changes=accept_config_changes)
+
     if sub_runs is None:
-        task = make_task(config, workdir)
-        return (evaluate_checkpoints if reevaluate else train_and_evaluate)(config, workdir, task)
+        return one(config, workdir)
     configs = sub_runs(config)  # every sub-run's config is checked before any data or training
     results = {}
-    for name, sub_config in configs.items():
-        sub_dir = workdir / name
-        logging.info("%s %s in %s", "re-evaluating" if reevaluate else "training", name, sub_dir)
-        task = make_task(sub_config, sub_dir)
-        if reevaluate:
-            results[name] = evaluate_checkpoints(sub_config, sub_dir, task)
-            continue
-        result = train_and_evaluate(sub_config, sub_dir, task)
-        result["timing"]["train_seconds"] = _train_seconds(sub_dir, result)
-        results[name] = result
-    if reevaluate or combine is None:
-        return results
-    return combine(config, workdir, results)
+    with workdir_lib.lock(workdir):  # the whole table; each sub-run also locks its own sub-workdir
+        for name, sub_config in configs.items():
+            logging.info("%s %s in %s", "re-evaluating" if reevaluate else "training", name, workdir / name)
+            results[name] = one(sub_config, workdir / name)
+            if not reevaluate:
+                results[name]["timing"]["train_seconds"] = _train_seconds(workdir / name, results[name])
+        if reevaluate or combine is None:
+            return results
+        return combine(config, workdir, results)
+
+
+def _interrupted_message(workdir: Path) -> str:
+    steps = sorted(int(p.name) for p in (workdir / "checkpoints" / "latest").glob("*") if p.name.isdigit())
+    if not steps:
+        return f"interrupted: no checkpoint had been saved yet in {workdir}; the same command starts the run again."
+    return (f"interrupted: the latest checkpoint (step {steps[-1]}) is kept in {workdir}; run the same command "
+            f"again to resume exactly where that checkpoint left off.")
 
 
 def _main(argv: list[str], make_task: MakeTask, sub_runs: SubRuns | None, combine: Combine | None) -> None:
@@ -115,17 +136,30 @@ def _main(argv: list[str], make_task: MakeTask, sub_runs: SubRuns | None, combin
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.workdir:
         raise app.UsageError("--workdir is required")
-    if FLAGS.config is None:
+    config = FLAGS.config  # loaded and checked by _parse_flags
+    if config is None:
         raise app.UsageError("--config is required (no default config file was found)")
+    workdir = Path(FLAGS.workdir)
+    if workdir.exists() and not workdir.is_dir():
+        sys.exit(f"error: --workdir={workdir} is a file, not a directory; give a directory (it is created if "
+                 f"missing)")
     parallel.initialize_distributed(FLAGS.distributed)
     start = time.perf_counter()
     try:
-        run_experiment(FLAGS.config, FLAGS.workdir, make_task, sub_runs=sub_runs, combine=combine,
-                       reevaluate=FLAGS.reevaluate)
+        run_experiment(config, workdir, make_task, sub_runs=sub_runs, combine=combine,
+                       reevaluate=FLAGS.reevaluate, accept_config_changes=FLAGS.accept_config_changes)
     except _CLEAN_ERRORS as e:
         sys.exit(f"error: {e}")
+    except OSError as e:  # the workdir is a file, read-only, or its disk filled up during a save
+        where = f" ({e.filename})" if e.filename else ""
+        sys.exit(f"error: cannot write the run's files in {workdir}{where}: {e.strerror or e}. The last good "
+                 f"checkpoint, if any, is kept; free the space or choose a writable --workdir and run again.")
+    except KeyboardInterrupt:
+        print(_interrupted_message(workdir), file=sys.stderr)
+        sys.exit(130)  # the shell's code for a Ctrl-C
     out = "reevaluation.json" if FLAGS.reevaluate else "results.json"
-    logging.info("done in %.0f s: results in %s", time.perf_counter() - start, Path(FLAGS.workdir) / out)
+    where = workdir / "<model>" / out if (FLAGS.reevaluate and sub_runs is not None) else workdir / out
+    logging.info("done in %.0f s: results in %s", time.perf_counter() - start, where)
 
 
 def run(make_task: MakeTask, *, sub_runs: SubRuns | None = None, combine: Combine | None = None,
@@ -139,8 +173,44 @@ def run(make_task: MakeTask, *, sub_runs: SubRuns | None = None, combine: Combin
         default_config = default_config_path(main_file) if main_file else None
     if default_config is not None and not Path(default_config).exists():
         default_config = None
-    if "config" not in FLAGS:
-        config_flags.DEFINE_config_file(
-            "config", None if default_config is None else str(default_config),
-            "Experiment config file, optionally with ':variant' (passed to get_config).")
-    app.run(functools.partial(_main, make_task=make_task, sub_runs=sub_runs, combine=combine), argv=argv)
+    try:  # ml_collections reads the overrides of a default config file as soon as the flag is defined
+        if "config" not in FLAGS:
+            config_flags.DEFINE_config_file(
+                "config", None if default_config is None else str(default_config),
+                "Experiment config file, optionally with ':variant' (passed to get_config).")
+    except _CONFIG_ERRORS as e:
+        sys.exit(_config_error(e))
+    app.run(functools.partial(_main, make_task=make_task, sub_runs=sub_runs, combine=combine), argv=argv,
+            flags_parser=_parse_flags)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl's parse, with a bad config file, variant or override as a one-paragraph message (exit status 1)
+    rather than a traceback: ml_collections raises plain Python errors for them, or embeds tracebacks."""
+    try:
+        rest = FLAGS(argv)
+        _materialize(FLAGS.config)
+    except _CONFIG_ERRORS as e:
+        sys.exit(_config_error(e))
+    return rest
+
+
+def _materialize(config):
+    """The config, loaded: a file that failed to load is a placeholder that raises on first use."""
+    if config is not None:
+        config.to_dict()
+    return config
+
+
+_CONFIG_ERRORS = (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError, ImportError, SyntaxError)
+
+
+def _config_error(e: Exception) -> str:
+    """One paragraph for an error of the flags or the config file (ml_collections embeds tracebacks in some)."""
+    message = str(e).strip("'\"")
+    if "Traceback (most recent call last)" in message:  # keep what the traceback ends with
+        message = message.strip().splitlines()[-1]
+    elif isinstance(e, (AttributeError, KeyError)):
+        message = (f"the config has no field {message!r}; an override --config.<field>=<value> must name a "
+                   f"field the config file defines (see its get_config)")
+    return f"error: {' '.join(message.split())}"

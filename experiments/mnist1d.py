@@ -61,11 +61,15 @@ training sequences as the eval set instead (the split the `:best` models
 were chosen on); the test accuracy is then computed once at the end.
 """
 
+import json
+from pathlib import Path
+
 import jax
 import ml_collections
 import numpy as np
 
-from experiments import launcher, models, summarize
+from experiments import launcher, models, summarize as reporting, tasks
+from experiments.summarize import plt
 from seqmodels.data import batching, packaged
 from seqmodels.training import ConfigError, Task, losses, validate
 
@@ -139,7 +143,7 @@ _DATA = {}  # one MNIST-1D generation per data config and process, shared by the
 
 def make_task(config, workdir=None) -> Task:
     """The Task of one model: `config` is a sub-run's config (`sub_runs`)."""
-    key = json_key(config.data)
+    key = json.dumps(config.data.to_dict(), sort_keys=True)
     if key not in _DATA:
         _DATA[key] = load_data(config)
     data = _DATA[key]
@@ -147,20 +151,17 @@ def make_task(config, workdir=None) -> Task:
 
     def loss_fn(params, batch, key, train):
         logits = model.apply_batch(params, batch["x"], key=key, deterministic=not train)  # [B, C]
-        mask = batch.get("valid")
+        mask = batch.get("valid")  # eval batches: filler copies that complete the last batch count for nothing
         loss = losses.cross_entropy(logits, batch["y"], mask)
-        metrics = {"accuracy": losses.accuracy(logits, batch["y"], mask)}
-        if mask is not None:
-            metrics["weight"] = mask.sum()
-        return loss, metrics
+        return loss, {"accuracy": losses.accuracy(logits, batch["y"], mask), **tasks.example_weight(mask)}
 
-    eval_fn = jax.jit(lambda params, x: model.apply_batch(params, x, deterministic=True))
+    logits_fn = jax.jit(lambda params, x: model.apply_batch(params, x, deterministic=True))
 
     def final_eval(params):
         metrics = {"num_params": models.num_params(params)}
         if data["eval"] is not data["test"]:
             x, y = data["test"]["x"], data["test"]["y"]
-            logits = np.concatenate([np.asarray(eval_fn(params, x[i:i + 500])) for i in range(0, len(y), 500)])
+            logits = np.concatenate([np.asarray(logits_fn(params, x[i:i + 500])) for i in range(0, len(y), 500)])
             metrics["test_accuracy"] = float(np.mean(logits.argmax(-1) == y))
         return metrics
 
@@ -176,10 +177,6 @@ def make_task(config, workdir=None) -> Task:
         reference={"model": config.model.name, "published_accuracy": PUBLISHED[variant].get(config.model.name),
                    "human": PUBLISHED[variant]["human"], "source": REFERENCE["source"]},
     )
-
-
-def json_key(data_config) -> str:
-    return repr(sorted(data_config.to_dict().items()))
 
 
 def combine(config, workdir, results: dict) -> dict:
@@ -210,8 +207,56 @@ def combine(config, workdir, results: dict) -> dict:
         "config": config.to_dict(),
         "timing": {"train_seconds": sum(m["train_seconds"] for m in table.values())},
     }
-    summarize.write_mnist1d(combined, workdir, PUBLISHED[variant], variant)
+    write_results(combined, workdir, PUBLISHED[variant], variant)
     return combined
+
+
+def plot_accuracies(models: dict, published: dict, title: str, path: Path) -> Path:
+    """Test accuracy per model (bars) against the published figure (red marks) and the human expert."""
+    names = list(models)
+    ours = [100 * models[n]["test_accuracy"] for n in names]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 0.9 * len(names)), 4.2))
+    bars = ax.bar(names, ours, color="tab:blue", label="ours (test)")
+    for bar, acc in zip(bars, ours):
+        ax.text(bar.get_x() + bar.get_width() / 2, acc + 1, f"{acc:.1f}", ha="center", fontsize=8)
+    marks = [(i, 100 * published[n]) for i, n in enumerate(names) if n in published]
+    if marks:
+        xs, ys = zip(*marks)
+        ax.scatter(xs, ys, marker="_", s=600, color="tab:red", linewidths=2.5, label="published (paper's model)",
+                   zorder=3)
+    ax.axhline(100 * published["human"], color="gray", ls="--", lw=1, label="human expert")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_results(combined: dict, workdir, published: dict, variant: str) -> None:
+    """<workdir>/results.json, plots/accuracy.png, plots/accuracy_curves.png, and the table printed."""
+    workdir = Path(workdir)
+    table = combined["models"]
+    rows = [[name, f"{100 * m['test_accuracy']:.1f}%", f"{100 * published[name]:.0f}%" if name in published else "-",
+             m["steps"], f"{m['train_seconds']:.1f}"] for name, m in table.items()]
+    rows.append(["human", "", f"{100 * published['human']:.0f}%", "", ""])
+    if jax.process_index() == 0:
+        reporting.write_summary(workdir, combined)
+        plot_accuracies(table, published, f"MNIST-1D ({variant})", workdir / "plots" / "accuracy.png")
+        curves = {}
+        for name in table:
+            steps, values = reporting.eval_curve(workdir / name, "accuracy")
+            if steps:
+                curves[name] = (steps, [100 * v for v in values])
+        reporting.plot_curves(curves, workdir / "plots" / "accuracy_curves.png", title=f"MNIST-1D ({variant})",
+                              ylabel="eval accuracy (%)", xlabel="step",
+                              hlines={"human expert": 100 * published["human"]})
+    print(f"\nMNIST-1D ({variant}), test accuracy after the last step\n"
+          + reporting.markdown_table(["model", "ours", "published", "steps", "train s"], rows), flush=True)
 
 
 if __name__ == "__main__":

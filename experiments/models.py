@@ -54,8 +54,8 @@ CELLS = {"elman": Elman, "rnn": Elman, "jordan": Jordan, "lstm": LSTM, "gru": GR
          "min_gru": MinGRU, "min_lstm": MinLSTM}
 INITS = ("default", "torch")
 READOUT_INITS = heads.READOUT_INITS
-_RECURRENT_FIELDS = ("hidden_size", "num_layers", "bidirectional", "drop_rate", "init", "pool", "readout_init",
-                     "kind")
+_RECURRENT_FIELDS = ("hidden_size", "num_layers", "bidirectional", "drop_rate", "layer_drop_rate", "residual", "init",
+                     "pool", "readout_init", "kind")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +68,10 @@ class Spec:
     output: str = "frames"
     causal: bool = False
     seq_len: int | None = None
+
+    def __post_init__(self):
+        if self.output not in ("frames", "class"):
+            raise ValueError(f"Spec.output: expected 'frames' or 'class', got {self.output!r}")
 
 
 def num_params(params) -> int:
@@ -102,11 +106,31 @@ def build(model_config, spec: Spec, name: str | None = None):
         raise ConfigError(f"model.name: {name!r} has no section model.{name}")
     cfg = section(model_config, name)
     kind = validate.choice(f"model.{name}.kind", cfg.get("kind", name), BUILDERS)
-    model = BUILDERS[kind](_Fields(f"model.{name}", cfg, kind), spec)
+    _check_causal(f"model.{name}", kind, cfg, spec)
     patch = validate.positive(f"model.{name}.patch_size", cfg.get("patch_size", 1), integer=True)
     if spec.seq_len is not None and spec.seq_len % patch:
         raise ConfigError(f"model.{name}.patch_size: {patch} does not divide the sequence length {spec.seq_len}")
+    if patch > 1 and spec.output == "frames":
+        raise ConfigError(f"model.{name}.patch_size: {patch} patches give one output per patch, but this experiment "
+                          f"needs one per frame (patch_size=1)")
+    model = BUILDERS[kind](_Fields(f"model.{name}", cfg, kind), spec)
     return model if patch == 1 else Patched(model, patch, f"model.{name}.patch_size")
+
+
+def _check_causal(prefix: str, kind: str, cfg: dict, spec: Spec) -> None:
+    """A task whose output at t may only see x[<= t] (next-step prediction, copy memory) refuses models that look
+    ahead: bidirectional RNNs, the Mixer's token MLP, non-causal convolutions, whole-sequence MLPs."""
+    if not spec.causal:
+        return
+    ahead = {"mixer": "its token-mixing MLP reads every frame", "mlp": "it reads the whole sequence",
+             "logistic": "it reads the whole sequence"}.get(kind)
+    if kind in CELLS and cfg.get("bidirectional"):
+        ahead = "bidirectional=True reads the sequence backwards too"
+    if kind == "cnn" and cfg.get("padding", "same") != "causal":
+        ahead = f"padding={cfg.get('padding', 'same')!r} looks ahead (use padding='causal')"
+    if ahead:
+        raise ConfigError(f"{prefix}: this task needs a causal model (the output at t may see x[<= t] only), and "
+                          f"{kind}: {ahead}")
 
 
 class _Fields:
@@ -157,6 +181,8 @@ def _recurrent(f: _Fields, spec: Spec):
     num_layers = f.positive("num_layers", 1)
     bidirectional = bool(f.get("bidirectional", False))
     drop_rate = f.rate()
+    layer_drop_rate = f.rate("layer_drop_rate")  # between stacked layers
+    residual = bool(f.get("residual", False))  # between stacked layers of equal width
     init = f.choice("init", "default", INITS)
     options = {k: v for k, v in f.rest().items() if k not in ("pool", "readout_init")}  # the cell's own options
     known = {fl.name for fl in dataclasses.fields(cell_cls)} - {"input_size", "hidden_size"}
@@ -174,7 +200,8 @@ def _recurrent(f: _Fields, spec: Spec):
         layer = recurrence.Bidirectional.of(cell) if bidirectional else recurrence.RNN(cell)
         layers.append(layer)
         size = layer.output_size
-    body = layers[0] if num_layers == 1 and not bidirectional else recurrence.Stack(tuple(layers))
+    body = (layers[0] if num_layers == 1 and not bidirectional
+            else recurrence.Stack(tuple(layers), residual=residual, drop_rate=layer_drop_rate))
     backbone = heads.recurrent(body, drop_rate=drop_rate, init=init, hidden_size=hidden)
     return _head(f, spec, backbone, _readout_kind(f, init))
 
@@ -219,15 +246,14 @@ def _transformer(f: _Fields, spec: Spec):
 
 
 def _mixer(f: _Fields, spec: Spec):
-    for field in ("d_model", "token_hidden", "channel_hidden", "num_layers"):
-        f.positive(field)
+    d_model, token_hidden = f.positive("d_model"), f.positive("token_hidden")
+    channel_hidden, num_layers = f.positive("channel_hidden"), f.positive("num_layers")
     patch = f.get("patch_size", 1)
     if spec.seq_len is None:
         raise ConfigError(f"{f.prefix}: the Mixer's token MLP needs a fixed sequence length")
-    block = mixer_lib.MixerBlock(seq_len=spec.seq_len // patch, d_model=f.cfg["d_model"],
-                                 token_hidden=f.cfg["token_hidden"], channel_hidden=f.cfg["channel_hidden"],
-                                 drop_rate=f.rate())
-    body = mixer_lib.Mixer(block, f.cfg["num_layers"], input_dim=spec.input_size * patch)
+    block = mixer_lib.MixerBlock(seq_len=spec.seq_len // patch, d_model=d_model, token_hidden=token_hidden,
+                                 channel_hidden=channel_hidden, drop_rate=f.rate())
+    body = mixer_lib.Mixer(block, num_layers, input_dim=spec.input_size * patch)
     return _head(f, spec, heads.mixer(body), _readout_kind(f))
 
 
@@ -261,7 +287,7 @@ def _cnn(f: _Fields, spec: Spec):
 
     def apply(params, x, *, lengths=None, key=None, deterministic=False):
         if lengths is not None:
-            raise ValueError("cnn: strided convolutions of a fixed-length input; lengths are not supported")
+            raise ValueError("cnn: reads a fixed-length input; lengths are not supported")
         keys = dropout.split(None if deterministic else key, len(convs))
         for conv, p, k in zip(convs, params["convs"], keys):
             if pad:  # explicit zero padding, as PyTorch's Conv1d(padding=p) with padding="valid"
@@ -269,8 +295,11 @@ def _cnn(f: _Fields, spec: Spec):
             x = dropout.apply(act(conv.apply(p, x)), drop_rate, key=k, deterministic=deterministic, name=f.prefix)
         return x  # [T', C]
 
+    if spec.output == "frames" and (stride > 1 or padding == "valid" or pad):
+        raise ConfigError(f"{f.prefix}: stride {stride}, padding {padding!r}, pad {pad} change the number of frames, "
+                          f"but this experiment needs one output per input frame")
     backbone = heads.Backbone(init_fn, apply, channels, num_keys=len(convs))
-    if spec.output == "class" and f.cfg.get("pool", "mean") == "flatten":
+    if spec.output == "class" and f.get("pool", "mean") == "flatten":
         spec = dataclasses.replace(spec, seq_len=length)  # the read-out reads the T' frames the convs leave
     return _head(f, spec, backbone, _readout_kind(f, init))
 

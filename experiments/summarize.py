@@ -2,8 +2,10 @@
 
     python -m experiments.summarize <experiment> RUN_DIR... [--out=results/<experiment>] [--select=METRIC]
 
-Each experiment module has `summarize(run_dirs, out_dir)` built from the
-pieces here: `copy_run` (a run's results.json, reevaluation.json,
+The experiments whose runs are gathered afterwards (adding, copy_memory,
+chorales, santa_fe; MNIST-1D and delay_sum write their table at the end of
+their run) each have `summarize(run_dirs, out_dir)` built from the pieces
+here: `copy_run` (a run's results.json, reevaluation.json,
 metrics.jsonl and plots into out_dir/<label>/), `reported_metrics` (a run's
 figures, as re-scored where `--reevaluate` re-scored it), `eval_curve`,
 `plot_curves` and `markdown_table`. `--select=METRIC` gathers runs of a
@@ -19,7 +21,6 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-import jax
 import matplotlib
 
 matplotlib.use("Agg")
@@ -196,80 +197,36 @@ def summarize_selection(run_dirs: dict[str, str | Path], out_dir: str | Path, *,
     return summary
 
 
-# --------------------------------------------------------------------------- several models in one run (MNIST-1D)
-
-
-def plot_accuracies(models: dict, published: dict, title: str, path: str | Path) -> Path:
-    """Test accuracy per model (bars) against the published figure (red marks) and the human expert."""
-    names = list(models)
-    ours = [100 * models[n]["test_accuracy"] for n in names]
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 0.9 * len(names)), 4.2))
-    bars = ax.bar(names, ours, color="tab:blue", label="ours (test)")
-    for bar, acc in zip(bars, ours):
-        ax.text(bar.get_x() + bar.get_width() / 2, acc + 1, f"{acc:.1f}", ha="center", fontsize=8)
-    marks = [(i, 100 * published[n]) for i, n in enumerate(names) if n in published]
-    if marks:
-        xs, ys = zip(*marks)
-        ax.scatter(xs, ys, marker="_", s=600, color="tab:red", linewidths=2.5, label="published (paper's model)",
-                   zorder=3)
-    if "human" in published:
-        ax.axhline(100 * published["human"], color="gray", ls="--", lw=1, label="human expert")
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
-def write_mnist1d(combined: dict, workdir: str | Path, published: dict, variant: str) -> None:
-    """A multi-model MNIST-1D run: results.json, plots/accuracy.png, plots/accuracy_curves.png, the table."""
-    workdir = Path(workdir)
-    models = combined["models"]
-    rows = [[name, f"{100 * m['test_accuracy']:.1f}%",
-             f"{100 * published[name]:.0f}%" if name in published else "-", m["steps"], f"{m['train_seconds']:.1f}"]
-            for name, m in models.items()]
-    rows.append(["human", "", f"{100 * published['human']:.0f}%", "", ""])
-    table = markdown_table(["model", "ours", "published", "steps", "train s"], rows)
-    if jax.process_index() == 0:
-        (workdir / "results.json").write_text(json.dumps(combined, indent=2, default=str) + "\n")
-        plot_accuracies(models, published, f"MNIST-1D ({variant})", workdir / "plots" / "accuracy.png")
-        curves = {name: tuple(map(list, zip(*[(s, 100 * v) for s, v in zip(*eval_curve(workdir / name, "accuracy"))])))
-                  for name in models}
-        plot_curves({n: c for n, c in curves.items() if c}, workdir / "plots" / "accuracy_curves.png",
-                    title=f"MNIST-1D ({variant})", ylabel="eval accuracy (%)", xlabel="step",
-                    hlines={"human expert": 100 * published["human"]})
-    print(f"\nMNIST-1D ({variant}), test accuracy after the last step\n{table}", flush=True)
-
-
 # --------------------------------------------------------------------------- the command
+
+
+EXPERIMENTS = ("adding", "copy_memory", "chorales", "santa_fe")  # those whose runs are gathered afterwards
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m experiments.summarize", description=__doc__.split("\n\n")[0])
-    parser.add_argument("experiment", help="adding, copy_memory, chorales, santa_fe, ...")
+    parser.add_argument("experiment", help=f"one of {', '.join(EXPERIMENTS)} (mnist1d and delay_sum write their "
+                                           f"table at the end of their run)")
     parser.add_argument("run_dirs", nargs="+", help="workdirs of finished runs (each with results.json)")
-    parser.add_argument("--out", help="output folder (default results/<experiment>)")
+    parser.add_argument("--out", help="output folder (default results/<experiment>; required with --select)")
     parser.add_argument("--select", metavar="METRIC",
                         help="runs of a _valid variant: report the one with the lowest validation METRIC")
     args = parser.parse_args(argv)
+    if args.experiment not in EXPERIMENTS:
+        sys.exit(f"error: no summary to gather for {args.experiment!r}: the experiments with one are "
+                 f"{', '.join(EXPERIMENTS)}; mnist1d and delay_sum write theirs at the end of the run")
+    if args.select and not args.out:
+        sys.exit("error: --select needs --out (a folder of its own, e.g. results/adding/tcn_valid), so that the "
+                 "experiment's main summary is not overwritten")
     out = Path(args.out or f"results/{args.experiment}")
     runs = {Path(d).name: Path(d) for d in args.run_dirs}
-    if args.select:
-        summarize_selection(runs, out, metric=args.select)
-        return
     try:
-        module = importlib.import_module(f"experiments.{args.experiment}")
-    except ModuleNotFoundError:
-        sys.exit(f"error: no experiment {args.experiment!r} (experiments/{args.experiment}.py)")
-    if not hasattr(module, "summarize"):
-        sys.exit(f"error: experiments.{args.experiment} writes its own summary at the end of a run "
-                 f"(<workdir>/results.json); nothing to gather")
-    module.summarize(runs, out)
+        if args.select:
+            summarize_selection(runs, out, metric=args.select)
+        else:
+            importlib.import_module(f"experiments.{args.experiment}").summarize(runs, out)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from typing import Any, Callable
 
 from experiments import models
 from seqmodels.data import batching
-from seqmodels.training import Task
+from seqmodels.training import ConfigError, Task
 
 
 def example_weight(valid) -> dict:
@@ -19,6 +19,10 @@ def array_task(config: Any, model, loss_fn: Callable, train: dict, test: dict, r
     whole test set for evaluation, the parameter count as a final metric. With a `valid` set, every
     evaluation covers both sets and names the metrics valid_<m> / test_<m> (the config's early
     stopping then watches a valid_ metric, which picks the reported checkpoint)."""
+    num_train = len(next(iter(train.values())))
+    if config.batch_size > num_train:
+        raise ConfigError(f"batch_size: {config.batch_size} is more than the {num_train} training examples")
+
     def batches(data):
         return lambda: batching.eval_batches(batching.ArraySource(data), config.batch_size)
 

@@ -37,6 +37,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.batch_size = 32
     config.eval_every = 500  # steps between test evaluations (1,000 sequences)
     config.checkpoint_every = 250  # also the granularity of stopping early and resuming
+    config.keep_checkpoints = 3  # periodic checkpoints kept (and the best)
     config.log_every = 100
     if name != "tcn":  # short baseline runs: one test evaluation, at the end
         config.eval_every = 0

@@ -41,6 +41,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.batch_size = 8  # pieces per step (bucketed by length, padded, masked)
     config.eval_every = 50  # steps between validation evaluations (~2 epochs)
     config.checkpoint_every = 500  # steps between checkpoints
+    config.keep_checkpoints = 3  # periodic checkpoints kept (and the best)
     config.log_every = 50  # steps between progress lines
     config.early_stopping = ml_collections.ConfigDict()
     config.early_stopping.metric = "nll"  # validation NLL per frame

@@ -40,6 +40,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.batch_size = 32
     config.eval_every = 250  # steps between test evaluations (1,000 sequences)
     config.checkpoint_every = 250
+    config.keep_checkpoints = 3  # periodic checkpoints kept (and the best)
     config.log_every = 50
     if name != "tcn":  # short baseline runs: one test evaluation, at the end
         config.eval_every = 0

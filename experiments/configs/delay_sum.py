@@ -28,6 +28,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.batch_size = 32  # sequences per step
     config.eval_every = 500  # steps between test evaluations
     config.checkpoint_every = 1000  # steps between checkpoints
+    config.keep_checkpoints = 3  # periodic checkpoints kept (and the best)
     config.log_every = 250  # steps between progress lines
 
     config.data = ml_collections.ConfigDict()

@@ -33,6 +33,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.batch_size = 32  # windows per step
     config.eval_every = 100  # steps between validation forecasts (the selection points)
     config.checkpoint_every = 1000
+    config.keep_checkpoints = 3  # periodic checkpoints kept (and the best)
     config.log_every = 250
 
     config.data = ml_collections.ConfigDict()

@@ -18,6 +18,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.batch_size = 32  # sequences per step
     config.eval_every = 250  # steps between test evaluations
     config.checkpoint_every = 500
+    config.keep_checkpoints = 3  # periodic checkpoints kept (and the best)
     config.log_every = 100
     config.restore_best = False  # report the last step (the test set chooses nothing)
 

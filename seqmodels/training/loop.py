@@ -103,7 +103,8 @@ import numpy as np
 from absl import logging
 
 from seqmodels.array_types import Array, Key, Params
-from seqmodels.training import checkpoint, early_stopping, optimizers, parallel, train_state, validate, writers
+from seqmodels.training import (checkpoint, early_stopping, optimizers, parallel, train_state, validate, writers,
+                                workdir as workdir_lib)
 
 __all__ = ["Task", "NonFiniteLossError", "train_and_evaluate", "evaluate", "evaluate_checkpoints"]
 
@@ -257,6 +258,11 @@ def evaluate_checkpoints(config: Any, workdir: str | os.PathLike, task: Task) ->
     validate.train_config(config)
     _check_task(task)
     workdir = Path(workdir)
+    with workdir_lib.lock(workdir):
+        return _evaluate_checkpoints(config, workdir, task)
+
+
+def _evaluate_checkpoints(config: Any, workdir: Path, task: Task) -> dict:
     unmatched = _check_same_config(config, workdir)
     if unmatched:
         logging.warning("config fields the run did not have, or has no more (left unchecked): %s", unmatched)
@@ -282,12 +288,21 @@ def evaluate_checkpoints(config: Any, workdir: str | os.PathLike, task: Task) ->
     return results
 
 
-def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task) -> dict:
-    """Train `task` as `config` says, resuming from `workdir` if it holds checkpoints; return results.json's dict."""
+def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task, *,
+                       accept_config_changes: str = "none") -> dict:
+    """Train `task` as `config` says, resuming from `workdir` if it holds checkpoints; return results.json's dict.
+
+    The workdir is locked for the run (`workdir.lock`: a second run on it fails at once). A resumed run must
+    have the config it started with (workdir/config.json), unless `accept_config_changes` is "safe" (step
+    counts and frequencies) or "all" (`workdir.check_config`)."""
     validate.train_config(config)
     _check_task(task)
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    with workdir_lib.lock(workdir):
+        return _train_and_evaluate(config, workdir, task, accept_config_changes)
+
+
+def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_changes: str) -> dict:
     num_steps, log_every = config.num_steps, config.get("log_every") or max(1, min(100, config.num_steps // 10))
     is_step = lambda every, s: (every and s % every == 0) or s == num_steps  # noqa: E731
     mesh = parallel.make_mesh(config.get("num_devices"))
@@ -303,21 +318,28 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task) -> d
     writer = writers.MetricWriter(workdir)
     means = _TrainMeans()
 
-    start = ckpts.latest_step() or 0
-    if start:
-        restored, extra = ckpts.restore({"state": state, "keys": keys})
-        state, keys = restored["state"], restored["keys"]
-        task.train_iterator.set_state(extra["data"])
-        saved = early_stopping.EarlyStopping.from_dict(extra["early_stopping"])
-        if saved.metric != stopper.metric:  # the run would go on watching the checkpoint's metric
-            raise validate.ConfigError(
-                f"early_stopping.metric: the checkpoints in {ckpts.directory} watch {saved.metric!r}, the config "
-                f"{stopper.metric!r}; resume with the config the run started with, or use a new workdir")
-        stopper = saved
-        means = _TrainMeans(extra["train_means"])
-        writer.truncate_after(start)
-        ckpts.delete_best_after(start)
-        logging.info("resumed from the checkpoint of step %d in %s", start, ckpts.directory)
+    try:
+        start = ckpts.latest_step() or 0
+        workdir_lib.check_config(_config_dict(config), workdir, accept_config_changes,
+                                 started=bool(start) or (workdir / "results.json").exists())
+        writer.truncate_after(start)  # records after the checkpoint (or all, from step 0) are written again
+        if start:
+            restored, extra = ckpts.restore({"state": state, "keys": keys})
+            state, keys = restored["state"], restored["keys"]
+            task.train_iterator.set_state(extra["data"])
+            saved = early_stopping.EarlyStopping.from_dict(extra["early_stopping"])
+            if saved.metric != stopper.metric:  # the run would go on watching the checkpoint's metric
+                raise validate.ConfigError(
+                    f"early_stopping.metric: the checkpoints in {ckpts.directory} watch {saved.metric!r}, the "
+                    f"config {stopper.metric!r}; resume with the config the run started with, or use a new workdir")
+            stopper = saved
+            means = _TrainMeans(extra["train_means"])
+            ckpts.delete_best_after(start)
+            logging.info("resumed from the checkpoint of step %d in %s", start, ckpts.directory)
+    except BaseException:
+        ckpts.close()  # pending asynchronous reads and saves end here, not in tracebacks at exit
+        writer.close()
+        raise
 
     def check_finite():
         bad = int(jax.device_get(state.first_nonfinite_step))

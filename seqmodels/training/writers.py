@@ -34,12 +34,22 @@ def format_metrics(metrics: dict[str, float]) -> str:
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """All records of a metrics.jsonl (an empty list if the file does not exist)."""
+    """All records of a metrics.jsonl (an empty list if the file does not exist). A last line cut short (a
+    process killed while writing it) is left out; a bad line anywhere else is an error naming it."""
     path = Path(path)
     if not path.exists():
         return []
-    with path.open() as f:
-        return [json.loads(line) for line in f if line.strip()]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for i, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if i == len(lines) - 1:
+                logging.warning("%s: its last line is cut short (a run killed while writing it): left out", path)
+                break
+            raise ValueError(f"{path}: line {i + 1} is not a JSON record ({e}): the file is damaged") from None
+    return records
 
 
 class MetricWriter:

@@ -81,6 +81,8 @@ def test_sigkill_then_restart_equals_uninterrupted(uninterrupted, tmp_path):
 
 def test_changed_model_is_a_clear_error(uninterrupted):
     result = _launch(uninterrupted, "--config.model.hidden=16")
+    assert result.returncode == 1 and "model.hidden: 8 -> 16" in result.stderr  # the config differs
+    result = _launch(uninterrupted, "--config.model.hidden=16", "--accept_config_changes=all")
     assert result.returncode == 1
     assert "does not fit the model" in result.stderr
     assert "state/params/hidden/w: checkpoint (4, 8) float32, model (4, 16) float32" in result.stderr

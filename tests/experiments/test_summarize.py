@@ -59,4 +59,9 @@ def test_summarize_command_gathers_runs_and_refuses_what_it_cannot(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((tmp_path / "sel" / "results.json").read_text())["chosen"] == "b"
     unknown = run("nope", tmp_path / "a", f"--out={tmp_path / 'x'}")
-    assert unknown.returncode == 1 and "no experiment 'nope'" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert unknown.returncode == 1 and "no summary to gather for 'nope'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    no_out = run("adding", tmp_path / "a", "--select=mse")
+    assert no_out.returncode == 1 and "--select needs --out" in no_out.stderr
+    not_valid = run("adding", tmp_path / "a", f"--out={tmp_path / 'y'}", "--select=cross_entropy")
+    assert not_valid.returncode == 1 and "not a run of a _valid variant" in not_valid.stderr
