@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup demo test test-all faults bench clean
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests
+
+faults: setup  # the fault script: every fault a user meets ends in one clear message, nothing lost
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/experiments/test_faults.py
 
 test-all: setup
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m '' tests
