@@ -302,6 +302,22 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task, *,
         return _train_and_evaluate(config, workdir, task, accept_config_changes)
 
 
+def _resume(ckpts: checkpoint.Checkpoints, task: Task, state, keys, stopper: early_stopping.EarlyStopping,
+            start: int) -> tuple[Any, Any, early_stopping.EarlyStopping, _TrainMeans]:
+    """(state, keys, early stopping, partial train means) of the checkpoint of step `start`; the data position
+    restored into task.train_iterator; best checkpoints newer than it forgotten."""
+    restored, extra = ckpts.restore({"state": state, "keys": keys})
+    task.train_iterator.set_state(extra["data"])
+    saved = early_stopping.EarlyStopping.from_dict(extra["early_stopping"])
+    if saved.metric != stopper.metric:  # the run would go on watching the checkpoint's metric
+        raise validate.ConfigError(
+            f"early_stopping.metric: the checkpoints in {ckpts.directory} watch {saved.metric!r}, the "
+            f"config {stopper.metric!r}; resume with the config the run started with, or use a new workdir")
+    ckpts.delete_best_after(start)
+    logging.info("resumed from the checkpoint of step %d in %s", start, ckpts.directory)
+    return restored["state"], restored["keys"], saved, _TrainMeans(extra["train_means"])
+
+
 def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_changes: str) -> dict:
     num_steps, log_every = config.num_steps, config.get("log_every") or max(1, min(100, config.num_steps // 10))
     is_step = lambda every, s: (every and s % every == 0) or s == num_steps  # noqa: E731
@@ -324,18 +340,7 @@ def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_ch
                                  started=bool(start) or (workdir / "results.json").exists())
         writer.truncate_after(start)  # records after the checkpoint (or all, from step 0) are written again
         if start:
-            restored, extra = ckpts.restore({"state": state, "keys": keys})
-            state, keys = restored["state"], restored["keys"]
-            task.train_iterator.set_state(extra["data"])
-            saved = early_stopping.EarlyStopping.from_dict(extra["early_stopping"])
-            if saved.metric != stopper.metric:  # the run would go on watching the checkpoint's metric
-                raise validate.ConfigError(
-                    f"early_stopping.metric: the checkpoints in {ckpts.directory} watch {saved.metric!r}, the "
-                    f"config {stopper.metric!r}; resume with the config the run started with, or use a new workdir")
-            stopper = saved
-            means = _TrainMeans(extra["train_means"])
-            ckpts.delete_best_after(start)
-            logging.info("resumed from the checkpoint of step %d in %s", start, ckpts.directory)
+            state, keys, stopper, means = _resume(ckpts, task, state, keys, stopper, start)
     except BaseException:
         ckpts.close()  # pending asynchronous reads and saves end here, not in tracebacks at exit
         writer.close()

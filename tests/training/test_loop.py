@@ -7,8 +7,8 @@ import jax
 import numpy as np
 import pytest
 
-from seqmodels.training import (CheckpointError, ConfigError, NonFiniteLossError, checkpoint, optimizers,
-                                train_and_evaluate, train_state, writers)
+from seqmodels.training import (CheckpointError, ConfigError, NonFiniteLossError, WorkdirError, checkpoint,
+                                optimizers, train_and_evaluate, train_state, writers)
 from tests.training import tiny_task
 
 
@@ -105,9 +105,11 @@ def test_changed_model_is_rejected_on_resume(finished):
     workdir, _ = finished
     config = tiny_task.get_config()
     config.model.hidden = 16
-    with pytest.raises(CheckpointError, match=r"state/params/hidden/w: checkpoint \(4, 8\) float32, "
-                                              r"model \(4, 16\) float32"):
+    with pytest.raises(WorkdirError, match=r"model.hidden: 8 -> 16"):  # the config the run started with differs
         train_and_evaluate(config, workdir, tiny_task.make_task(config))
+    with pytest.raises(CheckpointError, match=r"state/params/hidden/w: checkpoint \(4, 8\) float32, "
+                                              r"model \(4, 16\) float32"):  # accepted: the checkpoint refuses it
+        train_and_evaluate(config, workdir, tiny_task.make_task(config), accept_config_changes="all")
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -186,4 +188,4 @@ def test_resuming_with_another_watched_metric_is_a_clear_error(tmp_path):
     config.num_steps = 40
     config.early_stopping = {"metric": "valid_loss", "mode": "min"}
     with pytest.raises(ConfigError, match=r"the checkpoints in .* watch 'loss', the config 'valid_loss'"):
-        train_and_evaluate(config, tmp_path, _named_sets_task(config))
+        train_and_evaluate(config, tmp_path, _named_sets_task(config), accept_config_changes="all")
