@@ -64,15 +64,13 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model.name = model  # lstm | gru | tcn (or any section added here; experiments/models.py)
     # Bai et al.'s JSB TCN: 2 levels x 150, kernel 3, dropout 0.5 (~270K params); the init their code runs
     config.model.tcn = dict(channels=150, levels=2, kernel_size=3, drop_rate=0.5, conv_init="pytorch")
-    # one recurrent layer of about the same size (~290K params), dropout 0.5 on its outputs (0.3: about the same)
+    # one recurrent layer of about the same size (~290K params), dropout 0.5 on its outputs
     config.model.lstm = dict(hidden_size=220, drop_rate=0.5)
     config.model.gru = dict(hidden_size=256, drop_rate=0.5)
-    # sweeps (valid NLL): TCN note_drop_rate 0.0 -> 8.504, 0.2 -> 8.459 (lr 3e-3); lr 1e-3 -> 8.493 (5100 steps),
-    # 3e-3 -> 8.504 (2100 steps). Recurrent (dropout 0.5, note_drop_rate 0.2), lr 1e-3 / 3e-3 / 1e-2 / 2e-2:
-    # LSTM 8.961 / 8.683 / 8.556 / 8.553, GRU 8.806 / 8.719 / 8.667 / 8.734
+    # Adam learning rate per model, picked by validation NLL
     learning_rate = {"tcn": 3e-3, "lstm": 2e-2, "gru": 1e-2}[model]
 
-    config.optimizer = optimizer_config("adam", learning_rate)  # learning rate chosen by validation NLL (see above)
+    config.optimizer = optimizer_config("adam", learning_rate)
     config.optimizer.clip_norm = 1.0  # global norm
 
     if small:  # CI smoke test: 12 pieces (7 train / 2 valid / 3 test), seconds

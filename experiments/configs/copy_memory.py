@@ -15,8 +15,9 @@ set that picks the checkpoint; `:small` and `:small_<model>` are the CI configs 
 
 Expected (test CE at the last step, published in brackets): TCN 8.71e-5 (3.5e-5; the goal 1e-4 is met),
 LSTM / GRU / Elman RNN on the memoryless baseline, 0.02040 / 0.02040 / 0.02041 (0.0204 / 0.0197 /
-0.0202), Transformer 2.26e-6 (ours, not in the paper). Training on a 2-core CPU: the TCN's last 9,390 of
-its 15,650 steps took 38 min; the LSTM's 13,650 steps after a 2,000-step probe 42 min.
+0.0202), Transformer 2.26e-6 (ours, not in the paper). Training on a 2-core CPU shared with other runs
+(`train_seconds_this_run` in results/copy_memory/<model>/results.json): TCN 9,390 steps in 38 min, LSTM
+13,650 steps in 42 min.
 
 Narrative and figures: results/copy_memory/README.md.
 """

@@ -49,7 +49,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.data = ml_collections.ConfigDict()
     config.data.shuffle = False  # True: the paper's position-shuffled variant
     # which fixed permutation when shuffled: "notebook" (the paper's benchmark notebook's, which produced the
-    # published shuffled figures) | "package" (mnist1d's args.shuffle_seq; this module's default until 2026-12-04)
+    # published shuffled figures) | "package" (mnist1d's args.shuffle_seq)
     config.data.permutation = "notebook"
     config.data.num_samples = 5000  # mnist1d's default: 4000 train / 1000 test
     config.data.num_validation = 0  # > 0: hold out the last N train sequences as the eval set (tuning)
@@ -67,7 +67,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model.gru = _section(hidden_size=6, num_layers=1, bidirectional=True, pool="flatten", init="torch")
     config.model.lstm = _section(hidden_size=6, num_layers=1, bidirectional=True, pool="flatten", init="torch")
     config.model.tcn = _section(channels=25, levels=4, kernel_size=3, drop_rate=0.0,
-                                pool="mean")  # "last" stayed at chance with lr 1e-2 (1000-step probe)
+                                pool="mean")  # mean over time of the last level's outputs | "last" step's
     config.model.transformer = _section(patch_size=4, d_model=32, num_heads=4, d_ff=64, num_layers=2,
                                         drop_rate=0.0, pool="mean", positional="learned")
     config.model.mixer = _section(patch_size=4, d_model=32, token_hidden=32, channel_hidden=64, num_layers=2,

@@ -68,8 +68,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     name, small, _ = model_variant(variant, MODELS, default="tdnn", select=False)
     config.model.name = name
     if config.model.name != "tdnn":
-        # time budget on the shared 2-core CPU: an LSTM step with 8 seeds costs ~2.5x a TDNN step,
-        # so the recurrent and TCN runs take half as many updates as the TDNN
+        # the recurrent and TCN runs: half the TDNN's updates (the time budget of a shared 2-core CPU)
         config.num_steps = 1500
     if small:  # CI smoke test
         config.num_steps = 30

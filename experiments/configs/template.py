@@ -2,7 +2,8 @@
 
     python -m experiments.template --workdir=workdirs/template [--config.model.name=lstm|gru|tcn|transformer]
 
-Runs in about a minute on a 2-core CPU; every model should pass 90% test accuracy (chance 25%).
+Seen (results/template/README.md, 1000 steps, the last step's test accuracy; chance 25%): GRU 99.2%,
+LSTM 98.8%, TCN 100%, Transformer 96.7%; 11-83 s of training per model on a 2-vCPU AMD EPYC.
 `:small` is the CI config (seconds).
 """
 
