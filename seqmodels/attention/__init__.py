@@ -3,8 +3,9 @@ attention pooling, positional encodings, KV cache; sparse and linear variants.
 
 One example is `q: [T, N, K]`, `k, v: [S, N, K]`. Boolean masks are [T, S]
 or broadcastable to [N, T, S], True = attend. `lengths` is the valid key
-length (right padding, an int scalar per example inside `vmap`), `causal`
-a static bool.
+length (right padding, an int scalar per example inside `vmap`; checked by
+the one rule of `seqmodels.nn.lengths`: an int in [0, S], clamped under
+jit), `causal` a static bool.
 
     masks        causal_mask, length_mask, padding_mask, combine, zero_padding (shared by every variant)
     dot_product  dot_product_attention (dense reference), blockwise_attention (online

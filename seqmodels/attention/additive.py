@@ -34,12 +34,13 @@ def _as_rows(q: Array, keys: Array, name: str) -> tuple[Array, bool]:
 
 
 def attend(scores: Float[Array, "T S"], values: Float[Array, "S Dv"], *,
-           lengths: Int[Array, ""] | None = None) -> tuple[Float[Array, "T Dv"], Float[Array, "T S"]]:
-    """a = softmax over the valid keys of the scores (float32); context = a values."""
+           lengths: Int[Array, ""] | None = None,
+           name: str = "attend") -> tuple[Float[Array, "T Dv"], Float[Array, "T S"]]:
+    """a = softmax over the valid keys s < lengths (an int in [0, S]) of the scores (float32); context = a values."""
     S = values.shape[0]
     if scores.shape[-1] != S:
         raise ValueError(f"attend: expected scores [T, {S}] for {S} values, got shape {scores.shape}")
-    valid = None if lengths is None else masks.length_mask(lengths, S)  # [S]
+    valid = None if lengths is None else masks.length_mask(lengths, S, name=name)  # [S]
     weights = dot_product.masked_softmax(scores, valid)  # [T, S]; lengths == 0 gives zeros
     context = jnp.einsum("ts,sd->td", weights.astype(values.dtype), values)  # [T, Dv]
     return context, weights
@@ -74,7 +75,7 @@ def bahdanau_apply(params: Params, q: Float[Array, "T Dq"], keys: Float[Array, "
     """
     rows, single = _as_rows(q, keys, "bahdanau")
     context, weights = attend(bahdanau_scores(params, rows, keys), keys if values is None else values,
-                              lengths=lengths)
+                              lengths=lengths, name="bahdanau")
     return (context[0], weights[0]) if single else (context, weights)
 
 
@@ -110,7 +111,7 @@ def luong_apply(params: Params, q: Float[Array, "T Dq"], keys: Float[Array, "S D
     """(context [T, Dv], weights [T, S]); a query of shape [Dq] gives ([Dv], [S])."""
     rows, single = _as_rows(q, keys, "luong")
     context, weights = attend(luong_scores(params, rows, keys, score=score), keys if values is None else values,
-                              lengths=lengths)
+                              lengths=lengths, name="luong")
     return (context[0], weights[0]) if single else (context, weights)
 
 

@@ -12,8 +12,9 @@ attention, Ainslie et al. 2023; N' = N is ordinary multi-head attention and
 N' = 1 multi-query attention). M is the AND of the boolean masks of
 `seqmodels.attention.masks` (True = attend): `mask` ([T, S] or [N, T, S]),
 `causal` (s <= t, needs T == S), `lengths` (keys s < lengths) and
-`query_lengths` (queries t < query_lengths). A query row with no key to
-attend to (padding) gives zeros, not the mean of the values. Logits and the
+`query_lengths` (queries t < query_lengths; both ints in [0, S] and [0, T],
+clamped to that range under jit: `seqmodels.nn.lengths`). A query row with
+no key to attend to (padding) gives zeros, not the mean of the values. Logits and the
 softmax are computed in float32 whatever the input dtype.
 
 `dot_product_attention` materialises A ([N, T, S]): the readable reference,
@@ -49,6 +50,7 @@ from jax import lax
 from seqmodels.array_types import Array, Bool, Float, Int, Key
 from seqmodels.attention import masks as masks_lib
 from seqmodels.nn import dropout
+from seqmodels.nn.lengths import check_lengths
 
 # `attention(impl="auto")` takes the blockwise path from this many keys: below it the dense path is
 # about as fast and compiles faster (figures: benchmarks/README.md).
@@ -94,6 +96,18 @@ def check_qkv_same_heads(q: Array, k: Array, v: Array, *, name: str) -> tuple[in
     return q.shape
 
 
+def check_block_size(name: str, **sizes) -> None:
+    """ValueError unless each given size (None skipped) is a positive int (not a bool)."""
+    for arg, value in sizes.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0):
+            raise ValueError(f"{name}: {arg} must be a positive int, got {value!r}")
+
+
+def check_pad_lengths(lengths, query_lengths, T: int, S: int, name: str):
+    """(lengths, query_lengths) by the rule of `seqmodels.nn.lengths`: keys in [0, S], queries in [0, T]."""
+    return (check_lengths(lengths, S, name), check_lengths(query_lengths, T, name, arg="query_lengths"))
+
+
 def _repeat_kv(x: Array, N: int) -> Array:
     """[S, N', K] -> [S, N, K]: query head n reads key/value head n // (N / N')."""
     return jnp.repeat(x, N // x.shape[1], axis=1)  # [S, N, K]
@@ -110,6 +124,7 @@ def build_mask(T: int, S: int, N: int, *, mask: Bool[Array, "..."] | None = None
     masks_lib.check_mask(mask, N, T, S, name=name)
     if causal:
         masks_lib.check_causal(T, S, name=name)
+    lengths, query_lengths = check_pad_lengths(lengths, query_lengths, T, S, name)
     pad = None
     if lengths is not None or query_lengths is not None:
         pad = masks_lib.padding_mask(lengths, T, S, query_lengths=query_lengths)
@@ -406,6 +421,8 @@ def blockwise_attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: 
     masks_lib.check_mask(mask, N, T, S, name="blockwise_attention")
     if causal:
         masks_lib.check_causal(T, S, name="blockwise_attention")
+    check_block_size("blockwise_attention", block_size=block_size, block_q=block_q, block_k=block_k)
+    lengths, query_lengths = check_pad_lengths(lengths, query_lengths, T, S, "blockwise_attention")
     block_q = min(block_q or block_size, T)
     block_k = min(block_k or block_size, S)
     if block_q <= 0 or block_k <= 0:
@@ -457,7 +474,9 @@ def attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: Float[Arra
     """
     if impl not in ("auto", "dense", "blockwise"):
         raise ValueError(f"attention: impl must be 'auto', 'dense' or 'blockwise', got {impl!r}")
+    check_block_size("attention", block_size=block_size)
     T, S, N, _, _ = check_qkv(q, k, v)
+    lengths, query_lengths = check_pad_lengths(lengths, query_lengths, T, S, "attention")
     if impl == "dense" or (impl == "auto" and S < AUTO_BLOCKWISE_MIN_LENGTH):
         return dot_product_attention(q, k, v, mask=mask, causal=causal, lengths=lengths,
                                      query_lengths=query_lengths, scale=scale, drop_rate=drop_rate,
@@ -485,5 +504,6 @@ def attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: Float[Arra
 
 
 __all__ = ["attention", "dot_product_attention", "attention_weights", "masked_softmax", "blockwise_attention",
-           "blockwise_dropout_factors", "build_mask", "check_qkv", "check_qkv_same_heads",
+           "blockwise_dropout_factors", "build_mask", "check_block_size", "check_pad_lengths", "check_qkv",
+           "check_qkv_same_heads",
            "AUTO_BLOCKWISE_MIN_LENGTH", "DEFAULT_BLOCK_SIZE"]

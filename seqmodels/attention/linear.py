@@ -44,6 +44,7 @@ import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Key, Params
 from seqmodels.attention import dot_product
+from seqmodels.nn.lengths import check_lengths
 
 # ---------------------------------------------------------------------------
 # Random features
@@ -113,10 +114,7 @@ def _features(q, k, features, lengths, causal: bool):
     if causal and T != S:
         raise ValueError(f"performer_attention: causal=True needs T == S, got T={T}, S={S}")
     dtype = q.dtype if jnp.finfo(q.dtype).bits >= 32 else jnp.float32  # compute in float32 or wider
-    length = jnp.asarray(S if lengths is None else lengths)
-    if length.ndim != 0:
-        raise ValueError(f"performer_attention: expected `lengths` to be a scalar per example "
-                         f"(vmap over the batch), got shape {length.shape}")
+    length = jnp.asarray(S if lengths is None else check_lengths(lengths, S, "performer_attention"))
     phi_q = feature_map(features, q.astype(dtype), is_query=True)  # [T, N, M]
     phi_k = feature_map(features, k.astype(dtype), is_query=False)  # [S, N, M]
     phi_k = jnp.where((jnp.arange(S) < length)[:, None, None], phi_k, 0.0)  # [S, N, M]

@@ -19,11 +19,16 @@ causal self-attention has T == S and offset 0.
 
 Outputs follow the same model: `zero_padding` zeroes the rows t >= lengths
 of a layer's output, so padded frames stay zeros from layer to layer.
+
+`lengths` (and `query_lengths`) follow the one rule of `seqmodels.nn.lengths`,
+here and in every attention layer: integers in [0, S] (keys) or [0, T]
+(queries) where concrete, clamped to that range under jit.
 """
 
 import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Bool, Float, Int
+from seqmodels.nn.lengths import check_lengths
 
 
 def causal_mask(T: int, S: int | None = None, *, offset: int | Int[Array, ""] = 0) -> Bool[Array, "T S"]:
@@ -40,16 +45,14 @@ def causal_mask(T: int, S: int | None = None, *, offset: int | Int[Array, ""] = 
     return s <= t + offset  # [T, S]
 
 
-def length_mask(lengths: int | Int[Array, ""] | None, S: int) -> Bool[Array, "S"]:
-    """m[s] = s < lengths (all True when `lengths` is None)."""
+def length_mask(lengths: int | Int[Array, ""] | None, S: int, *, name: str = "length_mask",
+                arg: str = "lengths") -> Bool[Array, "S"]:
+    """m[s] = s < lengths (all True when `lengths` is None); lengths an int in [0, S]."""
     if S <= 0:
-        raise ValueError(f"length_mask: expected a positive size, got S={S}")
+        raise ValueError(f"{name}: expected a positive size, got S={S}")
     if lengths is None:
         return jnp.ones((S,), bool)
-    lengths = jnp.asarray(lengths)
-    if lengths.ndim != 0:
-        raise ValueError(
-            f"length_mask: expected a scalar length per example (vmap over the batch), got shape {lengths.shape}")
+    lengths = check_lengths(lengths, S, name, arg=arg)
     return jnp.arange(S) < lengths  # [S]
 
 
@@ -61,15 +64,16 @@ def padding_mask(lengths: int | Int[Array, ""] | None, T: int, S: int | None = N
     are then all False, and attention returns zeros there.
     """
     S = T if S is None else S
-    keys = length_mask(lengths, S)[None, :]  # [1, S]
-    queries = length_mask(query_lengths, T)[:, None]  # [T, 1]
+    keys = length_mask(lengths, S, name="padding_mask")[None, :]  # [1, S]
+    queries = length_mask(query_lengths, T, name="padding_mask", arg="query_lengths")[:, None]  # [T, 1]
     return keys & queries  # [T, S]
 
 
 def zero_padding(x: Float[Array, "T D"], lengths: Int[Array, ""] | None) -> Float[Array, "T D"]:
-    """x with its rows t >= lengths set to zero (x unchanged when `lengths` is None)."""
+    """x with its rows t >= lengths set to zero (x unchanged when `lengths` is None); lengths in [0, T]."""
     if lengths is None:
         return x
+    lengths = check_lengths(lengths, x.shape[0], "zero_padding")
     return jnp.where((jnp.arange(x.shape[0]) < lengths)[:, None], x, 0.0)  # [T, D]
 
 

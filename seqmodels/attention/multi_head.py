@@ -16,7 +16,8 @@ positions (`positional.rotary`) in self-attention.
 
 Padding: in self-attention `lengths` masks keys and queries alike, and the
 rows t >= lengths of the output are zeros. In cross-attention `lengths`
-masks the queries (rows) and `context_lengths` the keys.
+masks the queries (rows) and `context_lengths` the keys. Both follow the rule
+of `seqmodels.nn.lengths` (integers in [0, T] and [0, S]; clamped under jit).
 
 Static choices live in the frozen `MultiHeadAttention` spec; params are a
 plain dict {'query', 'key', 'value', 'out'} of `nn.dense` params.
@@ -31,6 +32,7 @@ import jax.numpy as jnp
 from seqmodels.array_types import Array, Bool, Float, Int, Key, Params
 from seqmodels.attention import dot_product, kv_cache, masks, positional
 from seqmodels.nn import dense
+from seqmodels.nn.lengths import check_lengths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,9 +50,15 @@ class MultiHeadAttention:
     block_size: int = dot_product.DEFAULT_BLOCK_SIZE
 
     def __post_init__(self):
-        if self.num_heads <= 0 or self.head_dim <= 0:
-            raise ValueError(f"MultiHeadAttention: expected positive num_heads and head_dim, "
-                             f"got {self.num_heads} and {self.head_dim}")
+        for name in ("num_heads", "head_dim", "num_kv_heads", "block_size"):
+            value = getattr(self, name)
+            if name == "num_kv_heads" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+                raise ValueError(f"MultiHeadAttention: {name} must be a positive int"
+                                 f"{' or None' if name == 'num_kv_heads' else ''}, got {value!r}")
+        if not 0.0 <= self.drop_rate < 1.0:
+            raise ValueError(f"MultiHeadAttention: drop_rate must be in [0, 1), got {self.drop_rate}")
         if self.num_heads % self.kv_heads:
             raise ValueError(f"MultiHeadAttention: num_heads={self.num_heads} must be a multiple of "
                              f"num_kv_heads={self.kv_heads}")
@@ -111,6 +119,10 @@ class MultiHeadAttention:
         self_attention = context is None
         context = x if self_attention else context
         _check_rank2(x, "x")
+        _check_rank2(context, "context")
+        lengths = check_lengths(lengths, x.shape[0], "MultiHeadAttention")
+        context_lengths = check_lengths(context_lengths, context.shape[0], "MultiHeadAttention",
+                                        arg="context_lengths")
         if not self_attention and causal:
             masks.check_causal(x.shape[0], context.shape[0], name="MultiHeadAttention")
         T = x.shape[0]
@@ -200,6 +212,8 @@ class MultiHeadAttention:
         if x.ndim != 2:
             raise ValueError(f"MultiHeadAttention: expected x of shape [T, D] (one example; vmap over the batch), "
                              f"got shape {x.shape}")
+        context_lengths = check_lengths(context_lengths, kv["k"].shape[0], "MultiHeadAttention.attend",
+                                        arg="context_lengths")
         q = dense.apply(params["query"], x).reshape(x.shape[0], self.num_heads, self.head_dim)  # [T, N, K]
         y = dot_product.attention(q, kv["k"], kv["v"], lengths=context_lengths, deterministic=True,
                                   impl=self.impl, block_size=self.block_size)

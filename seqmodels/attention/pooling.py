@@ -34,7 +34,7 @@ def apply(params: Params, h: Float[Array, "T D"], *,
                          f"got shape {h.shape}")
     u = jnp.tanh(dense.apply(params["proj"], h))  # [T, H]
     scores = u @ params["context"]  # [T]
-    pooled, weights = additive.attend(scores[None], h, lengths=lengths)  # [1, D], [1, T]
+    pooled, weights = additive.attend(scores[None], h, lengths=lengths, name="attention pooling")  # [1, D], [1, T]
     return pooled[0], weights[0]
 
 

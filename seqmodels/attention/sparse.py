@@ -4,6 +4,7 @@ One example (no batch axis), self-attention, time first:
 
     q, k, v: [T, N, K]      (keys are the same positions as the queries: S = T)
     lengths: valid length (right padding), an int scalar per example inside vmap
+             (an int in [0, T]; clamped to it under jit: `seqmodels.nn.lengths`)
 
 Every pattern is a boolean predicate A(t, s) ("query t may attend to key s")
 and attention restricted to it,
@@ -56,6 +57,7 @@ import numpy as np
 
 from seqmodels.array_types import Array, Bool, Float, Int, Key
 from seqmodels.attention import dot_product, masks
+from seqmodels.nn.lengths import check_lengths, clamp_lengths
 
 Predicate = Callable[[Array, Array], Array]  # A(t, s): int position arrays -> bool, broadcasting
 
@@ -73,8 +75,13 @@ def _check_qkv(q, k, v, name: str) -> tuple[int, int, int]:
     return q.shape
 
 
+def _is_int(value) -> bool:
+    """A static int (Python or NumPy), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_block(T: int, block_size: int, name: str) -> None:
-    if not isinstance(block_size, (int, np.integer)) or block_size <= 0:
+    if not _is_int(block_size) or block_size <= 0:
         raise ValueError(f"{name}: expected a positive int block_size, got {block_size!r}")
     if T % block_size:
         raise ValueError(f"{name}: expected a length that is a multiple of block_size={block_size}, got T={T}; "
@@ -82,7 +89,7 @@ def _check_block(T: int, block_size: int, name: str) -> None:
 
 
 def _check_window(window: int, block_size: int, name: str, what: str = "window") -> None:
-    if not isinstance(window, (int, np.integer)) or window <= 0 or window % block_size:
+    if not _is_int(window) or window <= 0 or window % block_size:
         raise ValueError(f"{name}: expected {what} to be a positive multiple of block_size={block_size}, "
                          f"got {what}={window!r}")
 
@@ -93,15 +100,12 @@ def _check_divides(T: int, stride: int, name: str) -> None:
                          f"pad the sequence to {-(-T // stride) * stride} and pass `lengths`")
 
 
-def _key_length(lengths, T: int) -> Int[Array, ""]:
-    """The valid length as an int32 scalar (T when `lengths` is None)."""
+def _key_length(lengths, T: int, name: str) -> Int[Array, ""]:
+    """The valid length as an int32 scalar (T when `lengths` is None), checked by the rule of
+    `seqmodels.nn.lengths` (an int in [0, T]; clamped under jit)."""
     if lengths is None:
         return jnp.asarray(T, jnp.int32)
-    lengths = jnp.asarray(lengths)
-    if lengths.ndim != 0:
-        raise ValueError(f"expected `lengths` to be a scalar per example (vmap over the batch), "
-                         f"got shape {lengths.shape}")
-    return lengths.astype(jnp.int32)
+    return jnp.asarray(check_lengths(lengths, T, name)).astype(jnp.int32)
 
 
 # ---------------------------------------------------------------------------
@@ -117,7 +121,7 @@ def dense_attention(q: Float[Array, "T N K"], k: Float[Array, "S N K"], v: Float
     T, N, K = q.shape
     S = k.shape[0]
     masks.check_mask(mask, N, T, S, name="dense_attention")
-    length = _key_length(lengths, S)
+    length = _key_length(lengths, S, "dense_attention")
     allowed = masks.combine(mask, masks.length_mask(length, S)[None, :])  # [T, S]
     scores = jnp.einsum("tnk,snk->nts", q, k) * K ** -0.5  # [N, T, S]
     weights = dot_product.masked_softmax(scores, allowed).astype(v.dtype)  # [N, T, S]
@@ -164,7 +168,7 @@ def _grid(T: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _positive(name: str, **values) -> None:
     for key, value in values.items():
-        if not isinstance(value, (int, np.integer)) or value <= 0:
+        if not _is_int(value) or value <= 0:
             raise ValueError(f"{name}: expected a positive int {key}, got {value!r}")
 
 
@@ -291,7 +295,7 @@ def bigbird_mask(T: int, *, block_size: int, num_global_blocks: int, num_random_
     window = (abs(i - j) <= h) & ((j <= i) if causal else True)  # [T/b, T/b]
     blocks = window | (j < g) | (i < g)  # [T/b, T/b]
     if num_random_blocks:
-        num_valid = -(-_key_length(lengths, T) // b)
+        num_valid = -(-clamp_lengths(_key_length(lengths, T, "bigbird_mask"), T) // b)  # computed with: clamp
         rand, valid = bigbird_random_blocks(key, num_blocks, num_random_blocks=num_random_blocks,
                                             num_global_blocks=g, num_window_blocks=num_window_blocks,
                                             causal=causal, num_valid_blocks=num_valid)  # [T/b, r]
@@ -398,11 +402,11 @@ def _window_offsets(half: int, causal: bool) -> np.ndarray:
     return np.arange(-half, 1) if causal else np.arange(-half, half + 1)
 
 
-def _prepare(q, k, v, lengths):
+def _prepare(q, k, v, lengths, name: str):
     """Compute in at least float32; scale queries once by 1/sqrt(K)."""
     dtype = q.dtype if jnp.finfo(q.dtype).bits >= 32 else jnp.float32  # compute in float32 or wider
     q, k, v = (x.astype(dtype) for x in (q, k, v))
-    return q * q.shape[-1] ** -0.5, k, v, _key_length(lengths, q.shape[0])
+    return q * q.shape[-1] ** -0.5, k, v, _key_length(lengths, q.shape[0], name)
 
 
 def _within(allowed: Predicate, length) -> Predicate:
@@ -432,7 +436,7 @@ def local_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Float
     _check_block(T, block_size, name)
     _check_window(window, block_size, name)
     dtype = q.dtype
-    q, k, v, length = _prepare(q, k, v, lengths)
+    q, k, v, length = _prepare(q, k, v, lengths, name)
     allowed = _within(functools.partial(_local, window=window, causal=causal), length)
     table, slot_valid = _offset_table(T // block_size, _window_offsets(window // block_size, causal))
     out = _attend([_block_piece(q, k, v, table, slot_valid, allowed, block_size)])
@@ -451,12 +455,13 @@ def strided_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Flo
     """
     name = "strided_attention"
     T, _, _ = _check_qkv(q, k, v, name)
+    _positive(name, stride=stride)
     block_size = stride if block_size is None else block_size
     _check_block(T, block_size, name)
     _check_window(stride, block_size, name, what="stride")
     _check_divides(T, stride, name)
     dtype = q.dtype
-    q, k, v, length = _prepare(q, k, v, lengths)
+    q, k, v, length = _prepare(q, k, v, lengths, name)
     pattern = functools.partial(_strided, stride=stride, causal=causal)
     near = _within(lambda t, s: pattern(t, s) & (abs(t - s) < stride), length)
     far = _within(lambda t, s: pattern(t, s) & (abs(t - s) >= stride), length)
@@ -478,6 +483,7 @@ def fixed_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Float
     """
     name = "fixed_attention"
     T, _, _ = _check_qkv(q, k, v, name)
+    _positive(name, stride=stride)
     block_size = stride if block_size is None else block_size
     _check_block(T, block_size, name)
     _check_window(stride, block_size, name, what="stride")
@@ -485,7 +491,7 @@ def fixed_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Float
     if not 0 <= num_summary <= stride:
         raise ValueError(f"{name}: expected 0 <= num_summary <= stride={stride}, got {num_summary}")
     dtype = q.dtype
-    q, k, v, length = _prepare(q, k, v, lengths)
+    q, k, v, length = _prepare(q, k, v, lengths, name)
     pattern = functools.partial(_fixed, stride=stride, num_summary=num_summary, causal=causal)
     per_chunk = stride // block_size
     # Blocks of the query's chunk: table[i] = (i // per_chunk) * per_chunk + 0 .. per_chunk - 1.
@@ -518,7 +524,7 @@ def longformer_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: 
     positions = _global_positions(global_tokens, T, name)
     is_global = jnp.asarray(_is_global(positions, T))  # [T]
     dtype = q.dtype
-    q, k, v, length = _prepare(q, k, v, lengths)
+    q, k, v, length = _prepare(q, k, v, lengths, name)
     pattern = functools.partial(_longformer, window=window, is_global=is_global, causal=causal)
     table, slot_valid = _offset_table(T // block_size, _window_offsets(window // block_size, causal))
     pieces = [_block_piece(q, k, v, table, slot_valid, _within(lambda t, s: pattern(t, s) & ~is_global[s], length),
@@ -551,7 +557,7 @@ def bigbird_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Flo
     b, g = block_size, num_global_blocks
     num_blocks = T // b
     dtype = q.dtype
-    q, k, v, length = _prepare(q, k, v, lengths)
+    q, k, v, length = _prepare(q, k, v, lengths, name)
     element = _within((lambda t, s: s <= t) if causal else (lambda t, s: jnp.ones_like(t - s, bool)), length)
 
     table, slot_valid = _offset_table(num_blocks, _window_offsets(num_window_blocks // 2, causal))  # [T/b, w_b]
@@ -559,7 +565,8 @@ def bigbird_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Flo
     if num_random_blocks:
         rand, rand_valid = bigbird_random_blocks(
             key, num_blocks, num_random_blocks=num_random_blocks, num_global_blocks=g,
-            num_window_blocks=num_window_blocks, causal=causal, num_valid_blocks=-(-length // b))  # [T/b, r]
+            num_window_blocks=num_window_blocks, causal=causal,
+            num_valid_blocks=-(-clamp_lengths(length, T) // b))  # [T/b, r]; computed with L: clamp
         table = jnp.concatenate([table, rand], axis=1)  # [T/b, w_b + r]
         slot_valid = jnp.concatenate([slot_valid, rand_valid], axis=1)  # [T/b, w_b + r]
     pieces = [_block_piece(q, k, v, table, slot_valid, element, b)]

@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Key, Params
-from seqmodels.cells.base import Carry, Cell, ScanKind
+from seqmodels.cells.base import Carry, Cell, ScanKind, check_size
 from seqmodels.nn import activations, initializers
 
 VARIANTS = ("vanilla", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR")
@@ -73,8 +73,7 @@ class LSTM(Cell):
             raise ValueError(f"LSTM: unknown variant {self.variant!r}; expected one of {list(VARIANTS)}")
         if self.variant == "NP" and self.peepholes:
             raise ValueError("LSTM: variant 'NP' means no peepholes; drop peepholes=True")
-        if self.proj_size is not None and (not isinstance(self.proj_size, int) or self.proj_size <= 0):
-            raise ValueError(f"LSTM: proj_size must be a positive int or None, got {self.proj_size!r}")
+        check_size(self, "proj_size", optional=True)
         for name in ("gate_activation", "input_activation", "output_activation"):
             activations.get(getattr(self, name))  # raises on unknown names
 

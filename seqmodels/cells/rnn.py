@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Key, Params
-from seqmodels.cells.base import Carry, Cell
+from seqmodels.cells.base import Carry, Cell, check_size
 from seqmodels.nn import activations, initializers
 
 
@@ -84,8 +84,7 @@ class Jordan(Cell):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.out_size is not None and (not isinstance(self.out_size, int) or self.out_size <= 0):
-            raise ValueError(f"Jordan: out_size must be a positive int or None, got {self.out_size!r}")
+        check_size(self, "out_size", optional=True)
         for name in ("activation", "output_activation"):
             activations.get(getattr(self, name))  # raises on unknown names
 

@@ -14,8 +14,9 @@
 
 Every causal layer and stack has `init_state()` and
 `step(params, state, x_t) -> (state, y_t)`. Every `apply` takes
-`lengths`, `key` and `deterministic` (the rule of `seqmodels.nn.dropout`);
-only the TCN has dropout.
+`lengths` (the rule of `seqmodels.nn.lengths`: an int in [0, T], clamped
+under jit), `key` and `deterministic` (the rule of `seqmodels.nn.dropout`);
+only the TCN has dropout. Inputs must be floating point.
 """
 
 from seqmodels.conv import (autoencoder, conv1d, logistic_mixture, mulaw, stack, streaming, tcn,

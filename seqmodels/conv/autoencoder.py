@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from seqmodels.array_types import Array, Float, Key, Params
 from seqmodels.conv import conv1d
 from seqmodels.nn import activations
+from seqmodels.nn.lengths import check_lengths, clamp_lengths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,11 +75,14 @@ class ConvAutoencoder:
         return h
 
     def encode(self, params: Params, x: Float[Array, "T C"], *, lengths=None) -> Float[Array, "T_code C_code"]:
+        conv1d._check_input("ConvAutoencoder", x, self.in_channels)
+        lengths = check_lengths(lengths, x.shape[0], "ConvAutoencoder")
         return self._stack(self.encoder, params["encoder"], x, lengths)
 
     def decode(self, params: Params, code: Float[Array, "T_code C_code"], length: int, *,
                lengths=None) -> Float[Array, "T C"]:
-        """Reconstruct `length` frames (static); `lengths` (valid frames) masks the code and output."""
+        """Reconstruct `length` frames (static); `lengths` (valid frames, 0..length) masks the code and output."""
+        lengths = check_lengths(lengths, length, "ConvAutoencoder.decode")
         code_lengths = None if lengths is None else self.code_length(lengths)
         x_hat = self._stack(self.decoder, params["decoder"], code, code_lengths)[:length]  # [T, C]
         return x_hat if lengths is None else conv1d.time_mask(x_hat, lengths)
@@ -90,8 +94,10 @@ class ConvAutoencoder:
 
     def loss(self, params: Params, x: Float[Array, "T C"], *, lengths=None) -> Array:
         """Mean squared reconstruction error over the valid frames."""
+        conv1d._check_input("ConvAutoencoder", x, self.in_channels)
+        lengths = check_lengths(lengths, x.shape[0], "ConvAutoencoder")
         err = jnp.square(self.apply(params, x, lengths=lengths) - x)  # [T, C]
         if lengths is None:
             return jnp.mean(err)
         err = conv1d.time_mask(err, lengths)
-        return jnp.sum(err) / (jnp.maximum(lengths, 1) * x.shape[1])
+        return jnp.sum(err) / (jnp.maximum(clamp_lengths(lengths, x.shape[0]), 1) * x.shape[1])

@@ -34,7 +34,10 @@ frames centred the way lax 'SAME' does.
 Padding with `lengths` (an int scalar per example, right padding): frames at
 t >= length are zeroed before the convolution and outputs at t >= T_out(length)
 are zeroed after it, so padded frames never reach valid outputs. (For 'same'
-with stride > 1 the centring offset follows the padded T, as in lax.)
+with stride > 1 the centring offset follows the padded T, as in lax.) Every
+layer of this package checks its `lengths` by the rule of `seqmodels.nn.lengths`
+(integers in [0, T]; clamped to [0, T] under jit), and refuses a non-floating
+input x (an int32 x would reach lax.conv as a dtype error).
 
 Streaming (causal, stride 1): `init_state` returns a ring buffer holding the
 last (W - 1) d inputs, and `step(params, state, x_t)` reads the W taps it
@@ -58,6 +61,7 @@ import numpy as np
 
 from seqmodels.array_types import Array, Float, Key, Params
 from seqmodels.nn import initializers
+from seqmodels.nn.lengths import check_lengths, clamp_lengths
 
 PADDINGS = ("causal", "same", "valid")
 _DIMENSION_NUMBERS = ("NWC", "WIO", "NWC")
@@ -128,11 +132,16 @@ def receptive_field(kernel_sizes, dilations=None, strides=None) -> int:
     return span
 
 
-def time_mask(x: Float[Array, "T C"], lengths) -> Float[Array, "T C"]:
-    """Zero the frames t >= lengths (lengths: an int scalar, this example's valid length)."""
-    if jnp.ndim(lengths) != 0:
-        raise ValueError(f"lengths: expected an int scalar per example (vmap over the batch), "
-                         f"got shape {jnp.shape(lengths)}")
+def time_mask(x: Float[Array, "T C"], lengths, *, name: str = "time_mask") -> Float[Array, "T C"]:
+    """Zero the frames t >= lengths (an int scalar in [0, T], this example's valid length; the rule of
+    `seqmodels.nn.lengths`); x unchanged when `lengths` is None."""
+    if lengths is None:
+        return x
+    return _zero_frames(x, check_lengths(lengths, x.shape[0], name))
+
+
+def _zero_frames(x, lengths):
+    """`time_mask` without the check (for output lengths computed from checked input lengths)."""
     keep = jnp.arange(x.shape[0])[:, None] < lengths  # [T, 1]
     return jnp.where(keep, x, jnp.zeros_like(x))
 
@@ -160,6 +169,9 @@ def _check_input(name: str, x, in_channels: int) -> None:
     if x.ndim != 2 or x.shape[1] != in_channels:
         raise ValueError(f"{name}: expected input [T, {in_channels}] (one example, time first; "
                          f"vmap over the batch), got shape {x.shape}")
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(f"{name}: expected a floating-point input x, got dtype {x.dtype} "
+                         f"(cast it, e.g. x.astype(jnp.float32))")
 
 
 def _check_kernel(name: str, kernel, expected: tuple[int, ...]) -> None:
@@ -193,6 +205,7 @@ def conv1d(x: Float[Array, "T C_in"], kernel: Float[Array, "W C_g C_out"], *, pa
     impl = default_conv_impl() if impl is None else impl
     if impl not in IMPLS:
         raise ValueError(f"conv1d: unknown impl {impl!r}; expected one of {IMPLS} or None")
+    x, kernel = _same_dtype(x, kernel)
     pads = padding_amounts(x.shape[0], kernel.shape[0], padding=padding, stride=stride,
                            dilation=dilation)
     if impl == "shifted" and stride == 1 and groups == 1 and min(pads) >= 0:
@@ -203,6 +216,13 @@ def conv1d(x: Float[Array, "T C_in"], kernel: Float[Array, "W C_g C_out"], *, pa
         x[None], kernel, window_strides=(stride,), padding=[pads], rhs_dilation=(dilation,),
         dimension_numbers=_DIMENSION_NUMBERS, feature_group_count=groups)  # [1, T_out, C_out]
     return y[0]
+
+
+def _same_dtype(x, kernel):
+    """x and kernel in their promoted dtype, as the reference's einsum computes (lax.conv needs one dtype);
+    nothing is cast when they agree."""
+    dtype = jnp.result_type(x, kernel)
+    return (x if x.dtype == dtype else x.astype(dtype)), (kernel if kernel.dtype == dtype else kernel.astype(dtype))
 
 
 def grouped_taps(windows: Float[Array, "... W C_in"], kernel: Float[Array, "W C_g C_out"],
@@ -300,15 +320,24 @@ class _ConvLayer:
     def _run(self, conv, params: Params, x, lengths):
         """Mask the input, convolve, add the bias, mask the output."""
         self._check(params, x)
+        lengths = check_lengths(lengths, x.shape[0], type(self).__name__)
         if lengths is not None:
-            x = time_mask(x, lengths)
+            x = _zero_frames(x, lengths)
         y = conv(x, params["kernel"], padding=self.padding, stride=self.stride,
                  dilation=self.dilation, groups=self.groups)  # [T_out, C_out]
         if "bias" in params:
             y = y + params["bias"]
         if lengths is not None:
-            y = time_mask(y, self.output_length(lengths))
+            if not self._masks_at_zero:  # its output length at L < 0 is not that at 0: clamp first
+                lengths = clamp_lengths(lengths, x.shape[0])
+            y = _zero_frames(y, self.output_length(lengths))
         return y
+
+    @property
+    def _masks_at_zero(self) -> bool:
+        """Whether output_length(L) <= 0 for every L <= 0 (then, being monotone and at least T_out from
+        L = T on, it masks a traced out-of-range L as its clamp to [0, T] with no op: nn.lengths)."""
+        return True
 
     def _check_frame(self, params: Params, x_t) -> None:
         name = type(self).__name__
@@ -391,6 +420,7 @@ def conv_transpose1d(x: Float[Array, "T C_in"], kernel: Float[Array, "W C_g C_ou
                      padding: str, stride: int = 1, dilation: int = 1,
                      groups: int = 1) -> Float[Array, "T_out C_out"]:
     """Fast path: one lax.conv_general_dilated with input dilation s."""
+    x, kernel = _same_dtype(x, kernel)
     pad_l, pad_r = _transposed_pads(x.shape[0], kernel.shape[0], padding=padding, stride=stride,
                                     dilation=dilation)
     y = jax.lax.conv_general_dilated(
@@ -434,6 +464,10 @@ class ConvTranspose1D(_ConvLayer):
     def output_length(self, length):
         return transposed_output_length(length, self.kernel_size, padding=self.padding,
                                         stride=self.stride, dilation=self.dilation)
+
+    @property
+    def _masks_at_zero(self) -> bool:
+        return self.padding != "valid"  # valid: (0 - 1) s + k frames can be > 0
 
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
               key: Key | None = None, deterministic: bool = False) -> Float[Array, "T_out C_out"]:

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from seqmodels.array_types import Array, Float, Key, Params
 from seqmodels.conv import conv1d
 from seqmodels.nn import activations, initializers
+from seqmodels.nn.lengths import check_lengths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +70,8 @@ class ConvStack:
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
               key: Key | None = None, deterministic: bool = False) -> Float[Array, "T C_out"]:
         del key, deterministic  # no dropout: the same call as a layer with dropout
+        conv1d._check_input("ConvStack", x, self.in_channels)
+        lengths = check_lengths(lengths, x.shape[0], "ConvStack")
         h = x
         for l, (layer, p) in enumerate(zip(self.layers, params["layers"])):
             h = self._act(l, layer.apply(p, h, lengths=lengths))  # [T_l, C_l]

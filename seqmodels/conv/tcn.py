@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from seqmodels.array_types import Array, Float, Key, Params
 from seqmodels.conv import conv1d
 from seqmodels.nn import dropout, initializers
+from seqmodels.nn.lengths import check_lengths
 
 
 def weight_norm(v: Float[Array, "W C_in C_out"], g: Float[Array, "C_out"]) -> Float[Array, "W C_in C_out"]:
@@ -139,6 +140,7 @@ class TCN:
         """The full causal pass, with dropout (rate `drop_rate`, which then needs `key`) unless
         `deterministic`."""
         conv1d._check_input("TCN", x, self.in_channels)
+        lengths = check_lengths(lengths, x.shape[0], "TCN")
         h = x
         for i, p in enumerate(params["blocks"]):
             block_key = None if key is None else jax.random.fold_in(key, i)

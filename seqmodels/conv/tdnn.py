@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from seqmodels.array_types import Array, Float, Key, Params
 from seqmodels.conv import conv1d
 from seqmodels.nn import activations, initializers
+from seqmodels.nn.lengths import check_lengths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +63,8 @@ class FIR:
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
               key: Key | None = None, deterministic: bool = False) -> Float[Array, "T C_out"]:
         del key, deterministic  # no dropout: the same call as a layer with dropout
+        conv1d._check_input("FIR", x, self.in_channels)
+        lengths = check_lengths(lengths, x.shape[0], "FIR")
         return self.conv.apply(self._as_conv(params), x, lengths=lengths)
 
     def apply_reference(self, params: Params, x: Float[Array, "T C_in"]) -> Float[Array, "T C_out"]:
@@ -127,6 +130,8 @@ class TDNN:
     def apply(self, params: Params, x: Float[Array, "T C_in"], *, lengths=None,
               key: Key | None = None, deterministic: bool = False) -> Float[Array, "T C_out"]:
         del key, deterministic  # no dropout: the same call as a layer with dropout
+        conv1d._check_input("TDNN", x, self.sizes[0])
+        lengths = check_lengths(lengths, x.shape[0], "TDNN")
         h = x
         for l, (layer, p) in enumerate(zip(self.layers, params["layers"])):
             h = self._act(l)(layer.apply(p, h, lengths=lengths))  # [T, sizes[l + 1]]

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 from seqmodels.array_types import Array, Float, Key, Params
 from seqmodels.conv import conv1d, logistic_mixture, mulaw, streaming
 from seqmodels.nn import dense
+from seqmodels.nn.lengths import check_lengths, clamp_lengths
 
 OUTPUTS = ("categorical", "logistic_mixture")
 
@@ -182,6 +183,7 @@ class WaveNet:
         if x.ndim != 1:
             raise ValueError(f"WaveNet: expected one sequence of samples [T], got shape {x.shape}")
         self._check_conditioning(local_cond, global_cond, x.shape[0])
+        lengths = check_lengths(lengths, x.shape[0], "WaveNet")
         h = self.input_conv.apply(params["input"], self._inputs(x), lengths=lengths)  # [T, R]
         skips = 0.0
         for conv, p in zip(self.blocks, params["blocks"]):
@@ -207,6 +209,9 @@ class WaveNet:
         prediction of x[t]. With `lengths`, only the length - 1 valid
         predictions count.
         """
+        if jnp.ndim(x) != 1:
+            raise ValueError(f"WaveNet.loss: expected one sequence of samples [T], got shape {jnp.shape(x)}")
+        lengths = clamp_lengths(check_lengths(lengths, x.shape[0], "WaveNet.loss"), x.shape[0])  # computed with
         local_in = None if local_cond is None else local_cond[1:]
         in_lengths = None if lengths is None else jnp.maximum(lengths - 1, 0)
         out = self.apply(params, x[:-1], local_cond=local_in, global_cond=global_cond,

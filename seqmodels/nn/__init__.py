@@ -1,5 +1,5 @@
-"""Basic layers: dense, embedding, norms, dropout, initialisers, activations."""
+"""Basic layers: dense, embedding, norms, dropout, initialisers, activations; the `lengths` rule."""
 
-from seqmodels.nn import activations, dense, dropout, embedding, initializers, norms
+from seqmodels.nn import activations, dense, dropout, embedding, initializers, lengths, norms
 
-__all__ = ["activations", "dense", "dropout", "embedding", "initializers", "norms"]
+__all__ = ["activations", "dense", "dropout", "embedding", "initializers", "lengths", "norms"]

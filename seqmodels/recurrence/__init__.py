@@ -24,18 +24,21 @@ and `RNN.apply` / `RNN.apply_batch` match on it:
 Masking model (shared by every layer of seqmodels): `lengths` counts the
 valid steps (right padding); outputs past it are zeros; the final carry is
 the one after the last valid step; a reversed pass reverses only the valid part.
+`lengths` follow the one rule of `seqmodels.nn.lengths` (integers in [0, T];
+clamped to [0, T] under jit); params, carries and dtypes are checked as
+`scans.py` says.
 """
 
 from seqmodels.cells.base import ScanKind
 from seqmodels.recurrence import fused, scans
 from seqmodels.recurrence.layers import RNN, Bidirectional, Stack, truncated_bptt
 from seqmodels.recurrence.scans import (
-    check_batch, check_lengths, check_sequence, default_hoist, linear_scan, linear_scan_log,
+    batch_carry, check_batch, check_lengths, check_sequence, default_hoist, linear_scan, linear_scan_log,
     linear_scan_sequential, reverse_valid, scan, scan_linear_cell, scan_log)
 
 __all__ = [
     "ScanKind", "fused", "scans",
     "RNN", "Bidirectional", "Stack", "truncated_bptt",
-    "check_batch", "check_lengths", "check_sequence", "default_hoist", "reverse_valid",
+    "batch_carry", "check_batch", "check_lengths", "check_sequence", "default_hoist", "reverse_valid",
     "scan", "linear_scan_sequential", "linear_scan", "linear_scan_log", "scan_linear_cell", "scan_log",
 ]

@@ -50,8 +50,10 @@ import jax.numpy as jnp
 from jax import lax
 
 from seqmodels.array_types import Array, Bool, Float
-from seqmodels.cells.base import ScanKind
+from seqmodels.cells.base import ScanKind, cast_tree, compute_dtype
 from seqmodels.nn.activations import rational_tanh
+from seqmodels.nn.lengths import check_lengths
+from seqmodels.recurrence import scans
 
 # lax.scan unroll of the kernels' forward and (per-chunk) reverse scans on the CPU, the fastest measured.
 LSTM_UNROLL = 1
@@ -122,6 +124,13 @@ def _tanh(x):
 def supported(cell) -> bool:
     """Whether a kernel here computes `cell` exactly, as the cell declares (`cell.scan_kind`)."""
     return cell.scan_kind in (ScanKind.FUSED_LSTM, ScanKind.FUSED_GRU)
+
+
+def check_supported(cell) -> None:
+    """ValueError unless a kernel here computes `cell` (`supported`)."""
+    if not supported(cell):
+        raise ValueError(f"no fused kernel for {cell} (scan_kind {cell.scan_kind.name}); supported: LSTM (vanilla, "
+                         f"no peepholes/projection) and GRU(reset='after') with default activations")
 
 
 def _split4(a, H):
@@ -233,16 +242,31 @@ def _bwd(masked, hoist, res, cts):
 lstm_time_major.defvjp(_fwd, _bwd)
 
 
+def _prepare(cell, params, xs, lengths, initial_carry):
+    """The checks and dtype rule of `scans.scan` for a batch: (params, xs, lengths, carry [B, ...] or None),
+    params, xs and carry cast up to the dtype the cell computes in (none cast when all dtypes agree)."""
+    name = type(cell).__name__
+    scans.check_batch(xs, None, cell.input_size, name)
+    B, T, _ = xs.shape
+    lengths = check_lengths(lengths, T, name, batch=B)
+    cell.check_params(params)
+    carry = scans.batch_carry(cell, params, initial_carry, B, name)
+    dtype = compute_dtype(xs, params, carry)
+    return cast_tree(params, dtype), cast_tree(xs, dtype), lengths, cast_tree(carry, dtype)
+
+
 def lstm_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist: bool = False):
     """An LSTM of kind FUSED_LSTM over a batch: (carry {'c','h'}: [B, H], ys [B, T, H]).
 
-    Same masking model as `scans.scan` (forward direction).
+    Same masking model, checks and dtype rule as `scans.scan` (forward direction); `initial_carry` as
+    `RNN.apply_batch` takes it (`scans.batch_carry`: shared, or per example with a leading [B] axis).
     """
+    params, xs, lengths, carry = _prepare(cell, params, xs, lengths, initial_carry)
     B, T, _ = xs.shape
-    if initial_carry is None:
+    if carry is None:
         h0 = c0 = jnp.zeros((B, cell.hidden_size), xs.dtype)
     else:
-        h0, c0 = (jnp.broadcast_to(initial_carry[k], (B, cell.hidden_size)) for k in ("h", "c"))
+        h0, c0 = carry["h"], carry["c"]
     ys, hT, cT = lstm_time_major(lengths is not None, bool(hoist), params["W"], params["R"], params["b"],
                                  jnp.swapaxes(xs, 0, 1), _time_major_mask(lengths, B, T), h0, c0)
     return {"c": cT, "h": hT}, jnp.swapaxes(ys, 0, 1)
@@ -340,10 +364,12 @@ def _time_major_mask(lengths, B, T):
 
 
 def gru_batch(cell, params, xs: Float[Array, "B T D"], *, lengths=None, initial_carry=None, hoist: bool = False):
-    """A GRU of kind FUSED_GRU over a batch: (carry {'h'}: [B, H], ys [B, T, H])."""
+    """A GRU of kind FUSED_GRU over a batch: (carry {'h'}: [B, H], ys [B, T, H]); checks, dtypes and
+    `initial_carry` as `lstm_batch`."""
+    params, xs, lengths, carry = _prepare(cell, params, xs, lengths, initial_carry)
     B, T, _ = xs.shape
     H = cell.hidden_size
-    h0 = jnp.zeros((B, H), xs.dtype) if initial_carry is None else jnp.broadcast_to(initial_carry["h"], (B, H))
+    h0 = jnp.zeros((B, H), xs.dtype) if carry is None else carry["h"]
     ys, hT = gru_time_major(lengths is not None, bool(hoist), params["W"], params["R"], params["b"],
                             params["b_hn"],
                             jnp.swapaxes(xs, 0, 1), _time_major_mask(lengths, B, T), h0)
@@ -358,6 +384,5 @@ def batch(cell, params, xs, *, lengths=None, initial_carry=None, hoist: bool = F
             return lstm_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry, hoist=hoist)
         case ScanKind.FUSED_GRU:
             return gru_batch(cell, params, xs, lengths=lengths, initial_carry=initial_carry, hoist=hoist)
-        case kind:
-            raise ValueError(f"no fused kernel for {cell} (scan_kind {kind.name}); supported: LSTM (vanilla, "
-                             f"no peepholes/projection) and GRU(reset='after') with default activations")
+        case _:
+            check_supported(cell)

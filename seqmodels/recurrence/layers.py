@@ -2,7 +2,9 @@
 
 `apply` runs one sequence xs [T, D] with scalar `lengths` (vmap it
 yourself); `apply_batch` is the model boundary, xs [B, T, D] with lengths
-[B], and takes the fastest path the cell declares.
+[B], and takes the fastest path the cell declares. Its `initial_carry` is,
+on every path, either shared (the shape of `initial_carry(params)`) or per
+example (a leading [B] axis), leaf by leaf (`scans.batch_carry`).
 """
 
 import dataclasses
@@ -86,10 +88,21 @@ class RNN:
 
     def apply_batch(self, params: Params, xs: Float[Array, "B T D"], *, lengths: Int[Array, "B"] | None = None,
                     initial_carry: Carry | None = None, key: Key | None = None) -> tuple[Carry, Array]:
-        """Batched `apply`: xs [B, T, D], lengths [B] -> (carries with a leading B axis, ys [B, T, H])."""
+        """Batched `apply`: xs [B, T, D], lengths [B] -> (carries with a leading B axis, ys [B, T, H]).
+
+        initial_carry: shared by the batch (the shape of `initial_carry(params)`) or per example (a
+        leading [B] axis), leaf by leaf, on the fused and the scan paths alike (`scans.batch_carry`).
+        """
         del key
-        scans.check_batch(xs, lengths, self.input_size, type(self.cell).__name__)
-        if fused_lib.supported(self.cell) if self.fused is None else self.fused:
+        name = type(self.cell).__name__
+        scans.check_batch(xs, None, self.input_size, name)
+        lengths = scans.check_lengths(lengths, xs.shape[1], name, batch=xs.shape[0])
+        fused = fused_lib.supported(self.cell) if self.fused is None else self.fused
+        if fused:
+            fused_lib.check_supported(self.cell)
+        self.cell.check_params(params)
+        initial_carry = scans.batch_carry(self.cell, params, initial_carry, xs.shape[0], name)
+        if fused:
             if self.reverse:
                 xs = jax.vmap(scans.reverse_valid)(xs, lengths) if lengths is not None else xs[:, ::-1]
             carry, ys = fused_lib.batch(self.cell, params, xs, lengths=lengths, initial_carry=initial_carry,
@@ -148,19 +161,31 @@ class Bidirectional:
                 "backward": self.backward.initial_carry(params["backward"])}
 
     def apply(self, params: Params, xs, *, lengths=None, initial_carry=None, key=None):
-        init = initial_carry or {"forward": None, "backward": None}
+        init = _directions(initial_carry)
         cf, yf = self.forward.apply(params["forward"], xs, lengths=lengths, initial_carry=init["forward"])
         cb, yb = self.backward.apply(params["backward"], xs, lengths=lengths, initial_carry=init["backward"])
         return {"forward": cf, "backward": cb}, self._merge(yf, yb)
 
     def apply_batch(self, params: Params, xs, *, lengths=None, initial_carry=None, key=None):
-        init = initial_carry or {"forward": None, "backward": None}
+        init = _directions(initial_carry)
         cf, yf = self.forward.apply_batch(params["forward"], xs, lengths=lengths, initial_carry=init["forward"])
         cb, yb = self.backward.apply_batch(params["backward"], xs, lengths=lengths, initial_carry=init["backward"])
         return {"forward": cf, "backward": cb}, self._merge(yf, yb)
 
     def _merge(self, yf, yb):
         return jnp.concatenate([yf, yb], axis=-1) if self.merge == "concat" else yf + yb
+
+
+def _directions(initial_carry) -> dict:
+    """Bidirectional's initial_carry: None or {'forward': carry or None, 'backward': carry or None}."""
+    if initial_carry is None:
+        return {"forward": None, "backward": None}
+    if not isinstance(initial_carry, dict) or set(initial_carry) - {"forward", "backward"}:
+        got = f"a dict with keys {list(initial_carry)}" if isinstance(initial_carry, dict) else \
+            type(initial_carry).__name__
+        raise ValueError(f"Bidirectional: initial_carry must be a dict {{'forward': carry, 'backward': carry}} "
+                         f"(either may be None), got {got}")
+    return {"forward": initial_carry.get("forward"), "backward": initial_carry.get("backward")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,6 +250,10 @@ class Stack:
         carries = []
         h = xs
         init = initial_carry if initial_carry is not None else [None] * len(self.layers)
+        if not isinstance(init, (list, tuple)) or len(init) != len(self.layers):
+            raise ValueError(f"Stack: initial_carry must be a list of {len(self.layers)} carries (one per layer, "
+                             f"or None), got {type(init).__name__}"
+                             + (f" of {len(init)}" if isinstance(init, (list, tuple)) else ""))
         for k, (layer, p) in enumerate(zip(self.layers, params["layers"])):
             if k > 0 and self.drop_rate > 0.0:
                 h = dropout_lib.apply(h, self.drop_rate, key=None if key is None else jax.random.fold_in(key, k),
@@ -254,7 +283,7 @@ def truncated_bptt(layer, params: Params, xs: Float[Array, "T D"], chunk_size: i
     if not layer.causal:
         raise ValueError(f"truncated_bptt: {type(layer).__name__} is not causal (a reversed or bidirectional "
                          f"pass); use forward RNNs")
-    scans.check_lengths(lengths, T, "truncated_bptt")
+    lengths = scans.check_lengths(lengths, T, "truncated_bptt")
     n = T // chunk_size
     chunks = xs.reshape(n, chunk_size, xs.shape[-1])  # [T/c, c, D]
     carry0 = layer.initial_carry(params) if initial_carry is None else initial_carry

@@ -15,14 +15,30 @@ Every fast path sits beside its reference, and the tests compare their values:
       (a, b, h_0 >= 0)
     scan_linear_cell, scan_log: a LINEAR or       scan: the cell's own `step`
       LOG_LINEAR cell (minGRU, minLSTM) over xs
+
+Inputs, checked before any work, one rule for every runner here, in `fused`
+and in `layers`:
+
+    lengths        `seqmodels.nn.lengths.check_lengths`: integers in [0, T] where
+                   concrete, clamped to [0, T] where traced (under jit; masks
+                   need no op for it, `reverse_valid` clamps its index)
+    params         the tree and shapes of `cell.init(key)` (`Cell.check_params`)
+    initial_carry  one example: the tree and shapes of `cell.initial_carry(params)`;
+                   a batch (`batch_carry`): each leaf either shared (that shape,
+                   broadcast to the batch) or per example (a leading [B] axis)
+    dtypes         the scan runs in `jnp.result_type` of xs, params and carry, and
+                   the carry is cast up to it (float16 params with float32 xs run
+                   in float32; same-dtype inputs are never cast)
 """
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from seqmodels.array_types import Array, Float, Int, Params
-from seqmodels.cells.base import Carry, Cell
+from seqmodels.cells.base import Carry, Cell, cast_tree, compute_dtype
+from seqmodels.nn.lengths import check_lengths, clamp_lengths
 
 
 def default_hoist() -> bool:
@@ -43,25 +59,51 @@ def check_sequence(xs: Array, input_size: int, name: str) -> None:
         raise ValueError(f"{name}: expected xs of shape [T, D] with D={input_size}, got {tuple(xs.shape)}{hint}")
 
 
-def check_lengths(lengths: Array | int | None, T: int, name: str) -> None:
-    """ValueError unless `lengths` is None or one integer in [0, T] (checked where not traced)."""
-    if lengths is None:
-        return
-    lengths = jnp.asarray(lengths)
-    if lengths.ndim != 0:
-        raise ValueError(f"{name}: expected scalar lengths per sequence (vmap over a [B] lengths array), "
-                         f"got shape {tuple(lengths.shape)}")
-    if not jnp.issubdtype(lengths.dtype, jnp.integer):
-        raise ValueError(f"{name}: lengths must be integers, got dtype {lengths.dtype}")
-    if not isinstance(lengths, jax.core.Tracer) and not 0 <= int(lengths) <= T:
-        raise ValueError(f"{name}: lengths {int(lengths)} out of range [0, {T}]")
-
-
 def check_batch(xs: Array, lengths, input_size: int, name: str) -> None:
+    """ValueError unless xs is [B, T, D] with D=input_size and `lengths` None or valid [B] (`check_lengths`)."""
     if xs.ndim != 3 or xs.shape[-1] != input_size:
         raise ValueError(f"{name}: expected a batch xs [B, T, D] with D={input_size}, got {tuple(xs.shape)}")
-    if lengths is not None and (jnp.ndim(lengths) != 1 or jnp.shape(lengths)[0] != xs.shape[0]):
-        raise ValueError(f"{name}: expected lengths [B] with B={xs.shape[0]}, got shape {tuple(jnp.shape(lengths))}")
+    check_lengths(lengths, xs.shape[1], name, batch=xs.shape[0])
+
+
+def start_carry(cell: Cell, params: Params, initial_carry: Carry | None, *inputs) -> Carry:
+    """The carry a scan over `inputs` starts from: `initial_carry` (checked against the cell's) or the
+    cell's zeros, cast up to the dtype the cell computes in with these params and inputs."""
+    if initial_carry is None:
+        carry = cell.initial_carry(params)
+    else:
+        cell.check_carry(initial_carry)
+        carry = initial_carry
+    return cast_tree(carry, compute_dtype(carry, params, *inputs))
+
+
+def batch_carry(cell: Cell, params: Params, initial_carry: Carry | None, B: int, name: str) -> Carry | None:
+    """The rule of `apply_batch(initial_carry=...)` on every path: a carry of B examples ([B, ...] leaves).
+
+    Each leaf is compared with the cell's own carry (`cell.initial_carry(params)`, one example): a leaf of
+    that shape is shared and broadcast to [B, ...]; a leaf with a leading [B] axis is per example and
+    passed on as it is; any other shape or tree is a ValueError naming both expected shapes.
+    """
+    if initial_carry is None:
+        return None
+    expected = cell.carry_shapes()
+    got_leaves, got_tree = jax.tree_util.tree_flatten_with_path(initial_carry)
+    want_leaves, want_tree = jax.tree_util.tree_flatten(expected)
+    shapes = lambda tree: jax.tree.map(lambda a: tuple(np.shape(a)), tree)  # noqa: E731
+    if got_tree != want_tree:
+        raise ValueError(f"{name}: initial_carry must have the tree of the cell's carry, {shapes(expected)} "
+                         f"(shared) or with a leading [B] = [{B}] axis (per example), got {shapes(initial_carry)}")
+    out = []
+    for (path, leaf), want in zip(got_leaves, want_leaves):
+        shape = tuple(np.shape(leaf))
+        if shape == want.shape:
+            out.append(jnp.broadcast_to(leaf, (B,) + want.shape))
+        elif shape == (B,) + want.shape:
+            out.append(leaf)
+        else:
+            raise ValueError(f"{name}: initial_carry{jax.tree_util.keystr(path)} has shape {shape}; expected "
+                             f"{want.shape} (shared by the batch) or {(B,) + want.shape} (per example)")
+    return jax.tree_util.tree_unflatten(want_tree, out)
 
 
 def reverse_valid(xs: Array, lengths: Array | int | None) -> Array:
@@ -72,6 +114,7 @@ def reverse_valid(xs: Array, lengths: Array | int | None) -> Array:
     T = xs.shape[0]
     if lengths is None:
         return xs[::-1]
+    lengths = clamp_lengths(lengths, T)  # the index below computes with it (nn.lengths)
     t = jnp.arange(T)
     index = jnp.where(t < lengths, lengths - 1 - t, t)  # [T]
     return jnp.take(xs, index, axis=0)
@@ -100,9 +143,10 @@ def scan(cell: Cell, params: Params, xs: Float[Array, "T D"], *,
     """
     name = type(cell).__name__
     check_sequence(xs, cell.input_size, name)
-    check_lengths(lengths, xs.shape[0], name)
+    lengths = check_lengths(lengths, xs.shape[0], name)
+    cell.check_params(params)
     hoist = default_hoist() if hoist is None else hoist
-    carry0 = cell.initial_carry(params) if initial_carry is None else initial_carry
+    carry0 = start_carry(cell, params, initial_carry, xs)
     if reverse:
         xs = reverse_valid(xs, lengths)
     T = xs.shape[0]
@@ -204,7 +248,10 @@ def _scan_coefficients(cell: Cell, params: Params, xs, lengths, initial_carry, r
     xs)` -> (a, b) [T, H] (or their logs) and run by `run(a, b, h0)`; padded steps are the identity map."""
     name = type(cell).__name__
     check_sequence(xs, cell.input_size, name)
-    check_lengths(lengths, xs.shape[0], name)
+    lengths = check_lengths(lengths, xs.shape[0], name)
+    cell.check_params(params)
+    if initial_carry is not None:
+        cell.check_carry(initial_carry)
     h0 = cell.initial_carry(params) if initial_carry is None else initial_carry
     if reverse:
         xs = reverse_valid(xs, lengths)

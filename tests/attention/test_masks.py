@@ -57,7 +57,7 @@ def test_masks_match_jax_nn_conventions():
 
 @pytest.mark.parametrize("call, match", [
     (lambda: masks.causal_mask(0), "positive"),
-    (lambda: masks.length_mask(jnp.array([1, 2]), 3), "scalar length"),
+    (lambda: masks.length_mask(jnp.array([1, 2]), 3), "int scalar per example"),
     (lambda: masks.check_mask(jnp.ones((3, 4), bool), 2, 3, 5), r"\[T, S\] = \[3, 5\]"),
     (lambda: masks.check_mask(jnp.ones((3, 3, 5), bool), 2, 3, 5), r"got shape \(3, 3, 5\)"),
     (lambda: masks.check_mask(jnp.ones((3, 5)), 2, 3, 5), "boolean"),
