@@ -32,6 +32,7 @@ from seqmodels.cells import torch_params
 from seqmodels.conv import streaming
 from seqmodels.models import token_embedding
 from seqmodels.nn import dense, dropout, initializers
+from seqmodels.nn.lengths import check_lengths
 
 POOLS = ("mean", "last", "flatten", "attention")
 READOUT_INITS = ("default", "torch", "normal")
@@ -75,7 +76,9 @@ class Backbone:
 
 def batch_features(backbone: Backbone, params: Params, xs: Float[Array, "B T D"], lengths: Int[Array, "B"] | None,
                    key: Key | None, deterministic: bool, **options) -> Float[Array, "B T H"]:
-    """The backbone on a batch: its whole-batch path with the batch's key, or vmapped with one key per example."""
+    """The backbone on a batch: its whole-batch path with the batch's key, or vmapped with one key per example.
+    `lengths` [B] is checked here, at the model boundary (seqmodels.nn.lengths: integers in [0, T])."""
+    check_lengths(lengths, xs.shape[1], "model", batch=xs.shape[0])
     if backbone.apply_batch is not None:
         return backbone.apply_batch(params, xs, lengths=lengths, key=key, deterministic=deterministic, **options)
     keys = None if deterministic or key is None else jax.random.split(key, xs.shape[0])

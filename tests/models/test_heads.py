@@ -189,6 +189,10 @@ def test_bad_arguments_name_the_problem():
         heads.recurrent(recurrence.RNN(GRU(D, 4)), init="torch")
     with pytest.raises(ValueError, match="does not stream"):
         heads.FrameHead(BACKBONES["bidirectional"], 2).init_state({})
+    model = heads.FrameHead(BACKBONES["tcn"], 2)
+    for bad in (jnp.array([12, 13, 1]), jnp.array([2.5, 1.0, 1.0]), jnp.array([1, 2])):
+        with pytest.raises(ValueError, match="lengths"):  # out of range, not integers, not [B]
+            model.apply_batch(model.init(jax.random.key(0)), XS, bad, deterministic=True)
     with pytest.raises(ValueError, match="exactly one of"):
         heads.transformer(transformer.Stack(transformer.Block(8, 2, 16), 1), D, vocab_size=5)
     with pytest.raises(ValueError, match="readout init"):
