@@ -24,7 +24,7 @@ from seqmodels.array_types import Array, Float, Int, Key, Params
 from seqmodels.attention import masks
 from seqmodels.models import decoding, token_embedding
 from seqmodels.models.transformer import Stack
-from seqmodels.nn import dense, dropout, embedding
+from seqmodels.nn import dense, dropout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,9 +67,7 @@ class EncoderDecoder:
                                      max_len=self.max_len)  # [T, D]
 
     def _logits(self, params, x):
-        if self.tie_embeddings:
-            return embedding.attend(params["tgt_embed"]["tokens"], x)  # [T, V]
-        return dense.apply(params["head"], x)  # [T, V]
+        return token_embedding.logits(params["tgt_embed"], x, None if self.tie_embeddings else params["head"])
 
     def encode(self, params: Params, src: Int[Array, "S"], *, src_lengths: Int[Array, ""] | None = None,
                key: Key | None = None, deterministic: bool = False) -> Float[Array, "S D"]:

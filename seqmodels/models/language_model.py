@@ -21,7 +21,7 @@ from seqmodels.array_types import Array, Float, Int, Key, Params
 from seqmodels.attention import masks
 from seqmodels.models import decoding, token_embedding
 from seqmodels.models.transformer import Stack
-from seqmodels.nn import dense, dropout, embedding
+from seqmodels.nn import dense, dropout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,9 +53,7 @@ class LanguageModel:
                                      max_len=self.max_len)  # [T, D]
 
     def _logits(self, params, x):
-        if self.tie_embeddings:
-            return embedding.attend(params["embed"]["tokens"], x)  # [T, V]
-        return dense.apply(params["head"], x)  # [T, V]
+        return token_embedding.logits(params["embed"], x, None if self.tie_embeddings else params["head"])
 
     def apply(self, params: Params, ids: Int[Array, "T"], *, lengths: Int[Array, ""] | None = None,
               key: Key | None = None, deterministic: bool = False) -> Float[Array, "T V"]:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Int, Key, Params
 from seqmodels.attention import positional
-from seqmodels.nn import embedding
+from seqmodels.nn import dense, embedding
 
 POSITIONALS = ("sinusoidal", "learned", "none")  # rotary lives in the attention spec (it acts on q, k)
 
@@ -48,4 +48,12 @@ def apply(params: Params, ids: Int[Array, "T"], positions: Int[Array, "T"], *, p
     return x
 
 
-__all__ = ["POSITIONALS", "init", "apply"]
+def logits(params: Params, x: Float[Array, "T D"], head: Params | None = None) -> Float[Array, "T V"]:
+    """The output layer over the vocabulary: tied to the embedding (x E^T) when `head` is None, else the dense
+    `head` (its own weights and bias)."""
+    if head is None:
+        return embedding.attend(params["tokens"], x)  # [T, V]
+    return dense.apply(head, x)  # [T, V]
+
+
+__all__ = ["POSITIONALS", "init", "apply", "logits"]
