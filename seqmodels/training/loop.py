@@ -86,7 +86,8 @@ What the loop does, step s = 1 .. num_steps (s counts updates made):
 
 Before any log, evaluation or save, a NaN/Inf loss or gradient since the last
 check stops the run with `NonFiniteLossError` naming the first bad step; no
-checkpoint is written after it. Started again with the same workdir, the loop
+checkpoint is written after it. A Ctrl-C (SIGINT) is read between steps: the step reached is
+saved, then KeyboardInterrupt is raised (training/interrupts.py). Started again with the same workdir, the loop
 resumes from the latest checkpoint and ends with exactly the parameters and
 metrics of an uninterrupted run.
 """
@@ -103,8 +104,8 @@ import numpy as np
 from absl import logging
 
 from seqmodels.array_types import Array, Key, Params
-from seqmodels.training import (checkpoint, early_stopping, optimizers, parallel, train_state, validate, writers,
-                                workdir as workdir_lib)
+from seqmodels.training import (checkpoint, early_stopping, interrupts, optimizers, parallel, train_state,
+                                validate, workdir as workdir_lib, writers)
 
 __all__ = ["Task", "NonFiniteLossError", "train_and_evaluate", "evaluate", "evaluate_checkpoints"]
 
@@ -364,30 +365,37 @@ def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_ch
     train_start = time.perf_counter()
     try:
         step = start
-        while step < num_steps and not stopper.stopped:
-            batch = parallel.shard_batch(next(task.train_iterator), mesh)
-            state, metrics = train_step(state, batch, keys["train"])
-            means.add(metrics)
-            step += 1
-            if is_step(log_every, step):
-                check_finite()
-                train_means = means.pop_means()
-                writer.write(step, "train", train_means)
-                progress.log(step, train_means)
-            if task.eval_batches is not None and is_step(config.eval_every, step):
-                check_finite()
-                eval_metrics = _eval_metrics(task, eval_step, state.params, keys["eval"], mesh)
-                writer.write(step, "eval", eval_metrics)
-                logging.info("step %d eval: %s", step, writers.format_metrics(eval_metrics))
-                if stopper.update(step, eval_metrics):
-                    ckpts.save_best(step, {"state": state, "keys": keys}, extra={"metrics": eval_metrics})
-                if stopper.stopped:
-                    logging.info("early stopping at step %d: no improvement of eval %s for %d evaluations "
-                                 "(best %.4g at step %d)", step, stopper.metric, stopper.patience,
-                                 stopper.best, stopper.best_step)
-            if is_step(config.checkpoint_every, step) or stopper.stopped:
-                check_finite()
-                ckpts.save(step, {"state": state, "keys": keys}, extra=save_extra(step))
+        with interrupts.deferred_sigint() as stop:
+            while step < num_steps and not stopper.stopped:
+                if stop.requested():  # Ctrl-C: keep the step reached, then stop (interrupts.py)
+                    if step > (ckpts.latest_step() or 0):
+                        check_finite()
+                        ckpts.save(step, {"state": state, "keys": keys}, extra=save_extra(step))
+                    ckpts.wait()
+                    raise KeyboardInterrupt
+                batch = parallel.shard_batch(next(task.train_iterator), mesh)
+                state, metrics = train_step(state, batch, keys["train"])
+                means.add(metrics)
+                step += 1
+                if is_step(log_every, step):
+                    check_finite()
+                    train_means = means.pop_means()
+                    writer.write(step, "train", train_means)
+                    progress.log(step, train_means)
+                if task.eval_batches is not None and is_step(config.eval_every, step):
+                    check_finite()
+                    eval_metrics = _eval_metrics(task, eval_step, state.params, keys["eval"], mesh)
+                    writer.write(step, "eval", eval_metrics)
+                    logging.info("step %d eval: %s", step, writers.format_metrics(eval_metrics))
+                    if stopper.update(step, eval_metrics):
+                        ckpts.save_best(step, {"state": state, "keys": keys}, extra={"metrics": eval_metrics})
+                    if stopper.stopped:
+                        logging.info("early stopping at step %d: no improvement of eval %s for %d evaluations "
+                                     "(best %.4g at step %d)", step, stopper.metric, stopper.patience,
+                                     stopper.best, stopper.best_step)
+                if is_step(config.checkpoint_every, step) or stopper.stopped:
+                    check_finite()
+                    ckpts.save(step, {"state": state, "keys": keys}, extra=save_extra(step))
         check_finite()
         train_seconds = time.perf_counter() - train_start
         ckpts.wait()

@@ -158,18 +158,33 @@ def test_a_record_cut_short_by_a_kill_is_dropped_on_resume(tmp_path, uninterrupt
     assert len({(r["step"], r["split"]) for r in records}) == len(records)  # one record per (step, split)
 
 
-@pytest.mark.slow  # flaky: a SIGINT that lands while XLA computes can abort or hang the process (closing note)
-def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, uninterrupted):
+def test_ctrl_c_saves_the_step_reached_and_the_run_resumes_exactly(tmp_path, uninterrupted):
+    """A Ctrl-C between checkpoints (step 17; checkpoints every 10): the step reached is saved, one line, 130."""
+    interrupted = launch(TINY, tmp_path, env={"TINY_KILL_AT_STEP": "17", "TINY_KILL_SIGNAL": "INT"})
+    line = clean_error(interrupted, "interrupted: the latest checkpoint (step 17)", "run the same command again",
+                       status=130)
+    assert "KeyboardInterrupt" not in interrupted.stderr, line
+    assert launch(TINY, tmp_path).returncode == 0
+    assert writers.read_jsonl(tmp_path / "metrics.jsonl") == uninterrupted
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_ctrl_c_from_outside_at_any_moment_is_one_line(tmp_path, attempt):
+    """The user's Ctrl-C lands wherever the process is (XLA, a save, logging): always one line, status 130."""
     proc = subprocess.Popen([sys.executable, "-m", "experiments.delay_sum", f"--workdir={tmp_path}",
                              "--config.num_steps=1000000", "--config.checkpoint_every=500",
                              "--config.optimizer.learning_rate=0.01"],
-                            cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu"}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True,
+                            # one device: 8 virtual CPU devices on 2 loaded cores can miss XLA's 40 s collective
+                            # rendezvous and abort (closing note), which is not what this test is about
+                            cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu",
+                                           "XLA_FLAGS": "--xla_force_host_platform_device_count=1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for _ in range(1200):  # until the first checkpoint is on disk
         if any(p.name.isdigit() for p in (tmp_path / "checkpoints" / "latest").glob("*")):  # finalised, not tmp
             break
         time.sleep(0.1)
+    time.sleep(0.37 * attempt)  # a different moment each time
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     done = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
