@@ -29,8 +29,11 @@ mismatching parameter with both shapes).
     state, extra = load(workdir / "checkpoints", template, best=True)   # read-only
 """
 
+import contextlib
+import errno
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +48,58 @@ __all__ = ["CheckpointError", "Checkpoints", "load", "kept_steps"]
 _LATEST, _BEST = "latest", "best"
 
 
+def _one_line(record: logging.LogRecord) -> None:
+    """A logged exception's traceback cut to its type, in the message's one line."""
+    if record.exc_info and record.exc_info[1] is not None:
+        record.msg, record.args = f"{record.getMessage()} ({type(record.exc_info[1]).__name__})", ()
+        record.exc_info, record.exc_text = None, None
+
+
 class _QuietOrbax(logging.Filter):
-    """Orbax logs a dozen INFO lines per save through absl; keep only its warnings and errors."""
+    """Orbax logs a dozen INFO lines per save through absl; keep only its warnings and errors, each on one line.
+
+    A failed save (a full disk, a read-only workdir) makes each of Orbax's background threads, and the
+    asyncio loops they run, log their own traceback before the error reaches the training loop, which
+    reports it in one paragraph: those tracebacks are cut to one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+        if record.name == "asyncio":
+            _one_line(record)
+            return True
+        if f"{os.sep}orbax{os.sep}" not in record.pathname:
+            return True
+        if record.levelno < logging.WARNING:
+            return False
+        _one_line(record)
+        return True
 
 
 absl_logging.get_absl_logger().addFilter(_QuietOrbax())
+logging.getLogger("asyncio").addFilter(_QuietOrbax())
+
+
+def _closed_loop(value) -> bool:
+    return isinstance(value, RuntimeError) and str(value) == "Event loop is closed"
+
+
+def _drop_closed_loop_errors():
+    """After a failed save, TensorStore's writes that were still under way finish on threads whose Orbax event
+    loop is already closed, and each prints a `RuntimeError: Event loop is closed` traceback as an unraisable
+    exception (the save's own error is reported once, by the training loop). Those, and only those, are
+    dropped."""
+    previous = sys.unraisablehook
+    if getattr(previous, "drops_closed_loop_errors", False):
+        return
+
+    def hook(unraisable):
+        if not _closed_loop(unraisable.exc_value):
+            previous(unraisable)
+
+    hook.drops_closed_loop_errors = True
+    sys.unraisablehook = hook
+
+
+_drop_closed_loop_errors()
 
 
 class CheckpointError(Exception):
@@ -179,8 +226,9 @@ class Checkpoints:
         if step in manager.all_steps():
             return  # already saved (a resumed run recomputes identical values)
         meta = {"shapes": _shapes(state), "extra": extra or {}}
-        manager.save(step, force=True, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(_to_storable(state)), meta=ocp.args.JsonSave(meta)))
+        with _writing(manager.directory):
+            manager.save(step, force=True, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(_to_storable(state)), meta=ocp.args.JsonSave(meta)))
 
     def save(self, step: int, state: Any, *, extra: dict | None = None) -> None:
         """Periodic save (asynchronous); the oldest beyond `keep` is deleted once this one is written."""
@@ -210,12 +258,33 @@ class Checkpoints:
 
     def wait(self) -> None:
         """Block until every pending asynchronous save is on disk."""
-        self._latest.wait_until_finished()
-        self._best.wait_until_finished()
+        with _writing(self.directory):
+            self._latest.wait_until_finished()
+            self._best.wait_until_finished()
 
     def close(self) -> None:
-        self._latest.close()
-        self._best.close()
+        with _writing(self.directory):
+            self._latest.close()
+            self._best.close()
+
+
+_WRITE_FAULTS = {"RESOURCE_EXHAUSTED": errno.ENOSPC, "No space left": errno.ENOSPC,
+                 "PERMISSION_DENIED": errno.EACCES, "Read-only file system": errno.EROFS}
+
+
+@contextlib.contextmanager
+def _writing(directory):
+    """Orbax reports a full disk or a read-only directory as TensorStore's ValueError (RESOURCE_EXHAUSTED, ...):
+    raised here as the OSError it is, so the caller sees one kind of error for every failed write."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as e:
+        code = next((c for needle, c in _WRITE_FAULTS.items() if needle in str(e)), None)
+        if code is None:
+            raise
+        raise OSError(code, os.strerror(code), str(directory)) from None
 
 
 def kept_steps(directory: str | os.PathLike, *, best: bool = False) -> list[int]:

@@ -85,10 +85,41 @@ def test_workdir_that_is_a_file(tmp_path):
     clean_error(launch(TINY, tmp_path / "w"), "is a file, not a directory")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 20 MB file system of its own (tmpfs), where this machine lets the test mount one (root), else skipped."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
 def test_read_only_workdir(tmp_path):
+    if os.geteuid() == 0:  # root writes into 0o555 directories: a read-only file system then
+        pytest.skip("root writes into read-only directories (test_read_only_file_system covers root)")
     (tmp_path / "w").mkdir(mode=0o555)
     clean_error(launch(TINY, tmp_path / "w"), "cannot write")
+
+
+def test_read_only_file_system(small_disk):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    clean_error(launch(TINY, small_disk / "w"), "cannot write", "Read-only file system")
+
+
+def test_disk_full_is_one_line_and_the_run_resumes_once_space_is_freed(small_disk, uninterrupted):
+    """The disk fills up somewhere in the run (a save, the metrics, TensorBoard): one line, exit status 1;
+    with the space freed, the same command ends with the metrics of an uninterrupted run."""
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * (free - 48 * 1024))  # 48 KB left: less than the run writes
+    clean_error(launch(TINY, small_disk / "w"), "cannot write", "No space left on device")
+    filler.unlink()
+    done = launch(TINY, small_disk / "w")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert writers.read_jsonl(small_disk / "w" / "metrics.jsonl") == uninterrupted
 
 
 # --------------------------------------------------------------------------- one run per workdir, its own config
