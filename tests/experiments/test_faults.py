@@ -122,6 +122,17 @@ def test_disk_full_is_one_line_and_the_run_resumes_once_space_is_freed(small_dis
     assert writers.read_jsonl(small_disk / "w" / "metrics.jsonl") == uninterrupted
 
 
+def test_garbled_checkpoint_is_one_line(tmp_path):
+    """Resuming from a checkpoint whose array data are garbage: one line naming it, no leftover tracebacks of
+    TensorStore's reads (they used to follow as dozens of `Event loop is closed`)."""
+    assert launch(TINY, tmp_path, "--config.num_steps=20").returncode == 0
+    for manifest in (tmp_path / "checkpoints").glob("*/*/state/manifest.ocdbt"):
+        manifest.write_bytes(b"garbage")
+    proc = launch(TINY, tmp_path, "--config.num_steps=40", "--accept_config_changes=safe")
+    clean_error(proc, "unreadable")
+    assert "Event loop is closed" not in proc.stderr
+
+
 # --------------------------------------------------------------------------- one run per workdir, its own config
 
 
