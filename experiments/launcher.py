@@ -52,7 +52,7 @@ from seqmodels.training import (CheckpointError, ConfigError, NonFiniteLossError
                                 evaluate_checkpoints, parallel, train_and_evaluate, validate)
 from seqmodels.training import workdir as workdir_lib
 
-__all__ = ["run", "run_experiment", "default_config_path"]
+__all__ = ["run", "run_direct", "run_experiment", "default_config_path"]
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics, results.json and plots; "
@@ -131,7 +131,7 @@ def _interrupted_message(workdir: Path) -> str:
             f"again to resume exactly where that checkpoint left off.")
 
 
-def _main(argv: list[str], make_task: MakeTask, sub_runs: SubRuns | None, combine: Combine | None) -> None:
+def _workdir_and_config(argv: list[str]):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.workdir:
@@ -143,11 +143,13 @@ def _main(argv: list[str], make_task: MakeTask, sub_runs: SubRuns | None, combin
     if workdir.exists() and not workdir.is_dir():
         sys.exit(f"error: --workdir={workdir} is a file, not a directory; give a directory (it is created if "
                  f"missing)")
-    parallel.initialize_distributed(FLAGS.distributed)
-    start = time.perf_counter()
+    return workdir, config
+
+
+def _clean_exit(workdir: Path, body: Callable[[], None]) -> None:
+    """body(), with every error a user can cause ending in one paragraph (exit status 1; 130 for Ctrl-C)."""
     try:
-        run_experiment(config, workdir, make_task, sub_runs=sub_runs, combine=combine,
-                       reevaluate=FLAGS.reevaluate, accept_config_changes=FLAGS.accept_config_changes)
+        body()
     except _CLEAN_ERRORS as e:
         sys.exit(f"error: {e}")
     except OSError as e:  # the workdir is a file, read-only, or its disk filled up during a save
@@ -157,17 +159,21 @@ def _main(argv: list[str], make_task: MakeTask, sub_runs: SubRuns | None, combin
     except KeyboardInterrupt:
         print(_interrupted_message(workdir), file=sys.stderr)
         sys.exit(130)  # the shell's code for a Ctrl-C
+
+
+def _main(argv: list[str], make_task: MakeTask, sub_runs: SubRuns | None, combine: Combine | None) -> None:
+    workdir, config = _workdir_and_config(argv)
+    parallel.initialize_distributed(FLAGS.distributed)
+    start = time.perf_counter()
+    _clean_exit(workdir, lambda: run_experiment(
+        config, workdir, make_task, sub_runs=sub_runs, combine=combine, reevaluate=FLAGS.reevaluate,
+        accept_config_changes=FLAGS.accept_config_changes))
     out = "reevaluation.json" if FLAGS.reevaluate else "results.json"
     where = workdir / "<model>" / out if (FLAGS.reevaluate and sub_runs is not None) else workdir / out
     logging.info("done in %.0f s: results in %s", time.perf_counter() - start, where)
 
 
-def run(make_task: MakeTask, *, sub_runs: SubRuns | None = None, combine: Combine | None = None,
-        default_config: str | Path | None = None, argv: list[str] | None = None) -> None:
-    """Parse the flags, build the task(s) from the config, train and evaluate (the experiment's `__main__`).
-
-    make_task(config, workdir) -> Task. A run of several models (MNIST-1D's table) also gives
-    sub_runs(config) -> {name: sub-config} and combine(config, workdir, {name: results}) -> results."""
+def _define_config_flag(default_config: str | Path | None) -> None:
     if default_config is None:
         main_file = getattr(sys.modules["__main__"], "__file__", None)
         default_config = default_config_path(main_file) if main_file else None
@@ -180,6 +186,48 @@ def run(make_task: MakeTask, *, sub_runs: SubRuns | None = None, combine: Combin
                 "Experiment config file, optionally with ':variant' (passed to get_config).")
     except _CONFIG_ERRORS as e:
         sys.exit(_config_error(e))
+
+
+RunDirect = Callable[..., dict]  # (config, workdir) -> results
+
+
+def run_direct(run_fn: RunDirect, *, default_config: str | Path | None = None, argv: list[str] | None = None
+               ) -> None:
+    """The shell for an experiment that is not gradient training through the loop (a Hopfield net's recall,
+    an RBM's Gibbs chains, a closed-form demo): the same command line, config file and one-paragraph errors
+    as `run`, the workdir locked for the run; run_fn(config, workdir) -> results, written to
+    workdir/results.json with the config. Such a run starts again from the beginning when rerun."""
+
+    def main(argv):
+        workdir, config = _workdir_and_config(argv)
+
+        def body():
+            with workdir_lib.lock(workdir):
+                try:
+                    results = run_fn(config, workdir)
+                except (TypeError, ValueError) as e:  # a layer or the data refused a value the config gave it
+                    if isinstance(e, ConfigError):
+                        raise
+                    raise ConfigError(f"the config does not make a valid run: {e} ({type(e).__name__})") from e
+                if jax.process_index() == 0:
+                    results = {**results, "config": config.to_dict()}
+                    (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+        start = time.perf_counter()
+        _clean_exit(workdir, body)
+        logging.info("done in %.0f s: results in %s", time.perf_counter() - start, workdir / "results.json")
+
+    _define_config_flag(default_config)
+    app.run(main, argv=argv, flags_parser=_parse_flags)
+
+
+def run(make_task: MakeTask, *, sub_runs: SubRuns | None = None, combine: Combine | None = None,
+        default_config: str | Path | None = None, argv: list[str] | None = None) -> None:
+    """Parse the flags, build the task(s) from the config, train and evaluate (the experiment's `__main__`).
+
+    make_task(config, workdir) -> Task. A run of several models (MNIST-1D's table) also gives
+    sub_runs(config) -> {name: sub-config} and combine(config, workdir, {name: results}) -> results."""
+    _define_config_flag(default_config)
     app.run(functools.partial(_main, make_task=make_task, sub_runs=sub_runs, combine=combine), argv=argv,
             flags_parser=_parse_flags)
 

@@ -6,4 +6,8 @@
     token_embedding   token embedding + positions, the Transformers' input layer
     decoding          greedy or sampled autoregressive generation from a cached decoder
     mixer             MLP-Mixer for sequences
+    heads, mlp        heads over any backbone (classifier, per-frame), the MLP
+    word2vec          skip-gram with negative sampling or the full softmax, subsampling, neighbours
+    hopfield          Hopfield network: Hebbian storage, energy, asynchronous/synchronous recall
+    rbm               Bernoulli RBM: Gibbs sampling, free energy, CD-k and persistent CD, pseudo-likelihood
 """
