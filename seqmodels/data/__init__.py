@@ -1,10 +1,10 @@
 """Data: generated tasks (numpy and TFDS builders), packaged and TFDS data sets, tokenisers, batching.
 
-    synthetic   make_adding, make_copy_memory, make_delay_sum, make_listops (plain numpy)
+    synthetic   make_adding, make_copy_memory, make_delay_sum, make_listops, make_sentiment (plain numpy)
     builders    the same tasks as TFDS builders (ArrayRecord, `as_data_source()`, no TensorFlow)
     packaged    mnist1d, santa_fe_laser, bach_chorales, load_jsb_chorales, digits (offline)
     real        imdb_reviews, tiny_shakespeare, mnist, ted_hrlr_translate through tfds.data_source
-    tokenizers  CharTokenizer, WordTokenizer (save / load)
+    tokenizers  CharTokenizer, WordTokenizer, BPETokenizer (save / load)
     batching    sources, pad_batch, bucketing, TrainIterator (resumable), eval_batches
 
 `builders` and `real` import tensorflow_datasets (about a second), so they

@@ -261,3 +261,91 @@ def listops_evaluate(ids_or_text) -> int:
     if len(stack) != 1 or isinstance(stack[0], str):
         raise ValueError(f"malformed ListOps expression {listops_decode(ids)!r}")
     return int(stack[0])
+
+
+# --------------------------------------------------------------------------- sentiment with order and long range
+
+SENTIMENT_WORDS = {
+    "subject": ("the film", "the movie", "the plot", "the acting", "the script", "the story", "the cast",
+                "the ending", "the music", "the dialogue"),
+    "verb": ("was", "is", "felt", "seemed", "looked"),
+    "positive": ("good", "great", "wonderful", "brilliant", "enjoyable", "moving", "superb", "charming"),
+    "negative": ("bad", "awful", "boring", "dull", "terrible", "weak", "clumsy", "tedious"),
+    "intensifier": ("very", "really", "truly", "quite", "so", "extremely"),
+    "like": ("liked", "enjoyed", "loved"),  # i liked it / i did not like it at all / i never liked it
+    "dislike": ("hated", "disliked"),
+    "person": ("i", "we", "my friend", "my sister", "my parents", "the couple next to me", "everyone"),
+    "action": ("saw it", "watched it", "went to see it", "bought the tickets", "found a seat", "had popcorn",
+               "waited in line", "sat near the front"),
+    "when": ("on a sunday", "last week", "after work", "in the evening", "at the old cinema", "with some friends",
+             "during the holidays", "before dinner"),
+}
+_BASE = {"liked": "like", "enjoyed": "enjoy", "loved": "love", "hated": "hate", "disliked": "dislike"}
+
+
+def _sentiment_clause(rng: np.random.Generator, polarity: int, negation_rate: float) -> str:
+    """One clause whose meaning has `polarity` (+1 / -1): an adjective or a verb of liking, possibly negated
+    ("not", "never", "not ... at all"), which then carries the opposite word."""
+    w = SENTIMENT_WORDS
+    pick = lambda name: w[name][rng.integers(len(w[name]))]  # noqa: E731
+    negated = rng.random() < negation_rate
+    word_polarity = -polarity if negated else polarity
+    if rng.random() < 0.25:  # i liked it / i did not like it at all
+        verb = pick("like" if word_polarity > 0 else "dislike")
+        if not negated:
+            return f"i {'really ' * (rng.random() < 0.3)}{verb} it"
+        return [f"i did not {_BASE[verb]} it", f"i did not {_BASE[verb]} it at all", f"i never {verb} it"][
+            rng.integers(3)]
+    subject, verb = pick("subject"), pick("verb")
+    adj = pick("positive" if word_polarity > 0 else "negative")
+    intens = f"{pick('intensifier')} " if rng.random() < 0.4 else ""
+    if not negated:
+        return f"{subject} {verb} {intens}{adj}"
+    return [f"{subject} {verb} not {intens}{adj}", f"{subject} {verb} not {adj} at all",
+            f"{subject} {verb} never {adj}"][rng.integers(3)]
+
+
+def make_sentiment(rng_or_seed: RngOrSeed, num_examples: int, *, contrast_rate: float = 0.6,
+                   negation_rate: float = 0.5, max_before: int = 2, max_after: int = 4) -> dict[str, np.ndarray]:
+    """Movie-review sentences whose label needs word order and long range (a bag of words cannot solve them).
+
+    A review is `before` neutral sentences (0..max_before), the deciding part, then `after` neutral sentences
+    (0..max_after: the deciding phrase may lie ~30 words before the end), joined with " . ". The deciding part
+    is, with probability `contrast_rate`, two clauses of opposite meaning, "A , but B" / "although A , B" /
+    "A . however , B", where B decides; else one clause. A clause is "the plot was (very) good", "the plot was
+    not (very) good", "... not good at all", "... never good", "i (really) liked it", "i did not like it (at
+    all)", "i never liked it"; a negation ("not", "never") flips it (probability `negation_rate`).
+
+    Why a bag of words fails: a contrast review and the one with A and B swapped have the same words and
+    opposite labels, and the pair {A, B} is drawn independently of the label, so the bag is uninformative on
+    contrast reviews (50%); on single clauses, word x negation is an XOR that a linear read-out of the mean
+    embedding solves for at most ~3/4 of the examples.
+
+    Returns {'text': [N] str, 'y': [N] int32 (1 positive, 0 negative), 'contrast': [N] bool,
+    'distance': [N] int32 (words from the deciding clause's last word to the end of the text)}; labels are
+    balanced (alternating, then shuffled).
+    """
+    rng = as_rng(rng_or_seed)
+    num_examples = _check_int("num_examples", num_examples, 1)
+    for name, rate in (("contrast_rate", contrast_rate), ("negation_rate", negation_rate)):
+        if not 0 <= rate <= 1:
+            raise ValueError(f"make_sentiment: {name} must lie in [0, 1], got {rate!r}")
+    max_before, max_after = _check_int("max_before", max_before, 0), _check_int("max_after", max_after, 0)
+    w = SENTIMENT_WORDS
+    pick = lambda name: w[name][rng.integers(len(w[name]))]  # noqa: E731
+    labels = rng.permutation(np.arange(num_examples) % 2).astype(np.int32)  # balanced
+    texts, contrast, distance = [], np.zeros(num_examples, bool), np.zeros(num_examples, np.int32)
+    for i, y in enumerate(labels):
+        polarity = 1 if y else -1
+        decide = _sentiment_clause(rng, polarity, negation_rate)
+        if rng.random() < contrast_rate:
+            other = _sentiment_clause(rng, -polarity, negation_rate)
+            form = rng.integers(3)
+            decide = [f"{other} , but {decide}", f"although {other} , {decide}", f"{other} . however , {decide}"][form]
+            contrast[i] = True
+        before, after = ([f"{pick('person')} {pick('action')} {pick('when')}" for _ in range(rng.integers(m + 1))]
+                         for m in (max_before, max_after))
+        tail = " . ".join(after)
+        texts.append(" . ".join(before + [decide] + after) + " .")
+        distance[i] = len(tail.split()) + (2 if tail else 1)  # the words of the sentences after, the dots
+    return {"text": np.asarray(texts, dtype=object), "y": labels, "contrast": contrast, "distance": distance}

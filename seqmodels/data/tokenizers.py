@@ -1,4 +1,4 @@
-"""Character- and word-level tokenisers with a fixed vocabulary, saved as JSON.
+"""Character-, word- and subword-level (byte-pair encoding) tokenisers with a fixed vocabulary, saved as JSON.
 
 Ids 0..3 are reserved in every vocabulary:
 
@@ -14,6 +14,9 @@ string, so the same texts always give the same ids).
     ids = tok.encode("A short review.")      # int32 [T]
     tok.decode(ids)                          # 'a short review .'
     tok.save(path); load_tokenizer(path)     # same ids
+
+Invertible where it should be: CharTokenizer and BPETokenizer decode(encode(text)) == text for text made of
+characters seen by `build`; WordTokenizer gives the text lower-cased with one space between tokens.
 """
 
 import collections
@@ -144,7 +147,131 @@ class WordTokenizer(Tokenizer):
         return {"lowercase": self.lowercase, "pattern": self.pattern}
 
 
-_KINDS = {"char": CharTokenizer, "word": WordTokenizer}
+BPE_PATTERN = r"\w+ ?|[^\w\s]+ ?|\s"  # a word (or run of punctuation) with the one space after it, or one blank
+
+
+class BPETokenizer(Tokenizer):
+    """Byte-pair encoding (Sennrich, Haddow & Birch 2016, Algorithm 1) over characters.
+
+    The text is cut into chunks (`BPE_PATTERN`): a word or a run of punctuation together with the one space
+    that follows it, or a single whitespace character. That trailing space is the paper's end-of-word marker
+    `</w>`: "low low" is the chunks "low " and "low", which start as the symbols l o w ␣ and l o w. Training
+    repeatedly merges the most frequent adjacent pair of symbols inside the chunks (weighted by chunk counts);
+    ties go to the pair that occurs first in the corpus (chunks in order of first appearance, then position
+    in the chunk), which is the order of the paper's Python code: "low lower newest widest" (5, 2, 6, 3 times)
+    merges e s, es t, est ␣, l o, lo w, n e, ne w, new est␣, low ␣, w i.
+
+    Encoding applies the merges to each chunk in the order they were learned. Tokens are strings of the text
+    itself (the marker is a real space), so decode is concatenation: decode(encode(text)) == text for any
+    text whose characters were seen by `build`; an unseen character is <unk> (no byte fallback).
+
+    Vocabulary: the reserved ids, the characters (most frequent first, ties by string), then the merged
+    tokens in the order they were learned.
+    """
+
+    kind = "bpe"
+
+    def __init__(self, tokens: Sequence[str], *, merges: Sequence[Sequence[str]] = (), pattern: str = BPE_PATTERN):
+        super().__init__(tokens)
+        self.merges = [tuple(m) for m in merges]
+        for a, b in self.merges:
+            if a + b not in self._ids:
+                raise ValueError(f"BPE merge ({a!r}, {b!r}) makes {a + b!r}, which is not in the vocabulary")
+        self.pattern, self._regex = pattern, re.compile(pattern)
+        self._ranks = {m: r for r, m in enumerate(self.merges)}
+        self._cache: dict[str, list[str]] = {}
+
+    @classmethod
+    def build(cls, texts: Iterable[str], *, max_size: int | None = None, min_count: int = 2,
+              num_merges: int | None = None, pattern: str = BPE_PATTERN):
+        """Learn merges on `texts` until the best pair is seen fewer than `min_count` times, `num_merges`
+        merges were made, or the vocabulary holds `max_size` ids (reserved + characters + merged tokens)."""
+        regex = re.compile(pattern)
+        chunks = collections.Counter()  # insertion order = first appearance
+        for text in texts:
+            chunks.update(regex.findall(as_text(text)))
+        words = [list(c) for c in chunks]  # symbols of each distinct chunk
+        freq = list(chunks.values())
+        chars = collections.Counter()
+        for w, n in zip(words, freq):
+            for c in w:
+                chars[c] += n
+        tokens = list(RESERVED) + sorted(chars, key=lambda c: (-chars[c], c))
+        if max_size is not None and max_size < len(tokens):
+            raise ValueError(f"max_size={max_size} is smaller than the {len(RESERVED)} reserved ids plus the "
+                             f"{len(chars)} characters of the corpus; expected max_size >= {len(tokens)}")
+        counts, where = collections.Counter(), collections.defaultdict(set)  # pair -> count, chunks holding it
+
+        def tally(i, sign):  # add (+1) or remove (-1) chunk i's pairs
+            for pair in zip(words[i], words[i][1:]):
+                counts[pair] += sign * freq[i]
+                if sign > 0:
+                    where[pair].add(i)
+                elif counts[pair] == 0:
+                    del counts[pair]
+
+        def first(pair):  # (chunk, position) of the pair's first occurrence in the corpus
+            i = min(where[pair])
+            return i, list(zip(words[i], words[i][1:])).index(pair)
+
+        for i in range(len(words)):
+            tally(i, +1)
+        merges, seen = [], set(tokens)
+        most_merges = float("inf") if num_merges is None else num_merges
+        most_ids = float("inf") if max_size is None else max_size
+        while counts and len(merges) < most_merges and len(seen) < most_ids:
+            best = max(counts.values())
+            if best < max(min_count, 1):
+                break
+            pair = min((p for p, c in counts.items() if c == best), key=first)
+            merges.append(pair)
+            if pair[0] + pair[1] not in seen:
+                seen.add(pair[0] + pair[1])
+                tokens.append(pair[0] + pair[1])
+            for i in sorted(where.pop(pair)):  # only the chunks that hold the pair change
+                tally(i, -1)
+                for q in zip(words[i], words[i][1:]):
+                    if q != pair:
+                        where[q].discard(i)
+                words[i] = _merge(words[i], pair)
+                tally(i, +1)
+        return cls(tokens, merges=merges, pattern=pattern)
+
+    def _encode_chunk(self, chunk: str) -> list[str]:
+        if chunk not in self._cache:
+            symbols = list(chunk)
+            while len(symbols) > 1:
+                pair = min(zip(symbols, symbols[1:]), key=lambda p: self._ranks.get(p, len(self._ranks)))
+                if pair not in self._ranks:
+                    break
+                symbols = _merge(symbols, pair)
+            self._cache[chunk] = symbols
+        return self._cache[chunk]
+
+    def split(self, text: str) -> list[str]:
+        return [s for chunk in self._regex.findall(text) for s in self._encode_chunk(chunk)]
+
+    def join(self, tokens: list[str]) -> str:
+        return "".join(tokens)
+
+    def _options(self) -> dict:
+        return {"merges": [list(m) for m in self.merges], "pattern": self.pattern}
+
+
+def _merge(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """Every non-overlapping occurrence of `pair`, left to right, replaced by its concatenation."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
+
+
+_KINDS = {"char": CharTokenizer, "word": WordTokenizer, "bpe": BPETokenizer}
 
 
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
@@ -163,4 +290,4 @@ def as_text(text) -> str:
 
 
 __all__ = ["RESERVED", "PAD_ID", "UNK_ID", "BOS_ID", "EOS_ID", "Tokenizer", "CharTokenizer", "WordTokenizer",
-           "load_tokenizer", "WORD_PATTERN", "as_text"]
+           "BPETokenizer", "load_tokenizer", "WORD_PATTERN", "BPE_PATTERN", "as_text"]

@@ -31,7 +31,7 @@ from seqmodels.attention.multi_head import check_last
 from seqmodels.cells import torch_params
 from seqmodels.conv import streaming
 from seqmodels.models import token_embedding
-from seqmodels.nn import dense, dropout, initializers
+from seqmodels.nn import dense, dropout, embedding, initializers
 from seqmodels.nn.lengths import check_lengths
 
 POOLS = ("mean", "last", "flatten", "attention")
@@ -322,6 +322,42 @@ class FrameHead:
         return state, self._readout(params, h)
 
 
+@dataclasses.dataclass(frozen=True)
+class Embedded:
+    """Token ids [T] -> any model of real-valued frames [T, dim]: x_t = E[id_t], then the model.
+
+    E: [vocab_size, dim] ~ N(0, 1) (seqmodels.nn.embedding). `model` has init(key) / apply(params, x, *,
+    lengths, key, deterministic) / apply_batch(params, xs, lengths, *, key, deterministic) (a registry model,
+    a SequenceClassifier, a FrameHead); padded ids are read as embeddings and the model's `lengths` masks
+    them. Params {'embed': {'table'}, 'model'}; keys: the table's, then the model's.
+    """
+    model: object
+    vocab_size: int
+    dim: int
+
+    def __post_init__(self):
+        if self.vocab_size < 1 or self.dim < 1:
+            raise ValueError(f"Embedded: vocab_size and dim must be positive, got {self.vocab_size}, {self.dim}")
+
+    def init(self, key: Key) -> Params:
+        k_embed, k_model = jax.random.split(key)
+        return {"embed": embedding.init(k_embed, self.vocab_size, self.dim), "model": self.model.init(k_model)}
+
+    def embed(self, params: Params, ids: Int[Array, "*B T"]) -> Float[Array, "*B T D"]:
+        return embedding.apply(params["embed"], ids)
+
+    def apply(self, params: Params, ids: Int[Array, "T"], **options) -> Array:
+        if ids.ndim != 1:
+            raise ValueError(f"Embedded.apply: expected token ids of shape [T] (one example), got {ids.shape}")
+        return self.model.apply(params["model"], self.embed(params, ids), **options)
+
+    def apply_batch(self, params: Params, ids: Int[Array, "B T"], lengths: Int[Array, "B"] | None = None,
+                    **options) -> Array:
+        if ids.ndim != 2:
+            raise ValueError(f"Embedded.apply_batch: expected token ids of shape [B, T], got {ids.shape}")
+        return self.model.apply_batch(params["model"], self.embed(params, ids), lengths, **options)
+
+
 def forecast(model: FrameHead, params: Params, prime: Float[Array, "P D"], horizon: int) -> Float[Array, "N D"]:
     """Next-step prediction, closed loop: warm up on `prime` (true values), then feed each prediction back
     as the next input, `horizon` times. The model maps x_t to a prediction of x_{t+1} (O == D)."""
@@ -331,5 +367,5 @@ def forecast(model: FrameHead, params: Params, prime: Float[Array, "P D"], horiz
     return ys
 
 
-__all__ = ["Backbone", "FrameHead", "SequenceClassifier", "batch_features", "convolutional", "forecast", "mixer",
-           "readout_init", "recurrent", "split_parts", "transformer"]
+__all__ = ["Backbone", "Embedded", "FrameHead", "SequenceClassifier", "batch_features", "convolutional", "forecast",
+           "mixer", "readout_init", "recurrent", "split_parts", "transformer"]

@@ -192,3 +192,66 @@ def test_listops_lra_length_range_and_seed():
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- sentiment
+
+
+def read_review(text: str) -> tuple[int, int]:
+    """(label, words after the deciding clause) by reading the review as a person would (written here, not in
+    synthetic.py): the clause after 'but' / after the comma of 'although' / after 'however ,' decides, else the
+    one clause with an opinion; 'not' or 'never' flips the opinion word."""
+    words = synthetic.SENTIMENT_WORDS
+    pos = set(words["positive"]) | set(words["like"]) | {"like", "enjoy", "love"}
+    neg = set(words["negative"]) | set(words["dislike"]) | {"hate", "dislike"}
+    sentences = text.split(" . ")
+    sentences[-1] = sentences[-1].rstrip(" .")
+    k = next(i for i, s in enumerate(sentences) if set(s.split()) & (pos | neg))
+    clause, last = sentences[k], k
+    if k + 1 < len(sentences) and sentences[k + 1].startswith("however , "):
+        clause, last = sentences[k + 1][len("however , "):], k + 1
+    elif " , but " in clause:
+        clause = clause.split(" , but ")[1]
+    elif clause.startswith("although "):
+        clause = clause.split(" , ")[1]
+    tokens = clause.split()
+    polarity = 1 if set(tokens) & pos else -1
+    if {"not", "never"} & set(tokens):
+        polarity = -polarity
+    after = sum(len(s.split()) + 1 for s in sentences[last + 1:]) + 1  # the words and dots after the clause
+    return int(polarity > 0), after
+
+
+def test_sentiment_labels_follow_the_grammar():
+    d = synthetic.make_sentiment(0, 400)
+    assert d["text"].shape == d["y"].shape == d["contrast"].shape == d["distance"].shape == (400,)
+    assert d["y"].dtype == np.int32 and d["y"].sum() == 200  # balanced
+    read = [read_review(t) for t in d["text"]]
+    np.testing.assert_array_equal([r[0] for r in read], d["y"])
+    np.testing.assert_array_equal([r[1] for r in read], d["distance"])
+    assert 0.5 < d["contrast"].mean() < 0.7 and d["distance"].max() > 25  # far from the end, often
+    e = synthetic.make_sentiment(np.random.default_rng(0), 400)
+    assert list(e["text"]) == list(d["text"])
+
+
+def test_sentiment_bag_of_words_cannot_solve_it():
+    """Logistic regression on word counts (scikit-learn): chance on the contrast reviews, where swapping the
+    clauses flips the label and keeps the words; far from solved overall."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    train, test = synthetic.make_sentiment(1, 4000), synthetic.make_sentiment(2, 2000)
+    counts = CountVectorizer(token_pattern=r"\S+").fit(train["text"])
+    clf = LogisticRegression(max_iter=1000).fit(counts.transform(train["text"]), train["y"])
+    right = clf.predict(counts.transform(test["text"])) == test["y"]
+    assert right[test["contrast"]].mean() < 0.58 and right.mean() < 0.65
+    swapped = "the plot was good , but i never liked it .", "i never liked it , but the plot was good ."
+    assert sorted(swapped[0].split()) == sorted(swapped[1].split())
+    assert [read_review(t)[0] for t in swapped] == [0, 1]
+
+
+@pytest.mark.parametrize("kwargs,match", [({"contrast_rate": 1.5}, r"contrast_rate must lie in \[0, 1\]"),
+                                          ({"max_after": -1}, "max_after must be an int >= 0")])
+def test_sentiment_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        synthetic.make_sentiment(0, 4, **kwargs)

@@ -1,10 +1,12 @@
 """Tokenisers: reserved ids, round trips, unknowns, save/load."""
 
+import collections
 import json
+import re
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqmodels.data import tokenizers as tk
@@ -82,3 +84,120 @@ def test_errors(tmp_path):
     tok.save(path)
     with pytest.raises(ValueError, match="holds a CharTokenizer, expected a WordTokenizer"):
         tk.WordTokenizer.load(path)
+
+
+# --------------------------------------------------------------------------- property tests, BPE
+
+SENNRICH = "low " * 5 + "lower " * 2 + "newest " * 6 + "widest " * 3  # Sennrich et al. 2016, Algorithm 1
+WORDS = ["the", "film", "was", "not", "good", "at", "all", "but", "great"]
+
+
+def test_bpe_merges_equal_sennrich_algorithm_1():
+    """The paper's dictionary {'l o w </w>': 5, 'l o w e r </w>': 2, 'n e w e s t </w>': 6, 'w i d e s t </w>': 3}
+    with 10 merges; '</w>' is the space after the word here. Hand computation (counts in brackets): e s (9),
+    es t (9), est </w> (9), l o (7), lo w (7), n e (6), ne w (6), new est</w> (6), low </w> (5), w i (3)."""
+    tok = tk.BPETokenizer.build([SENNRICH], num_merges=10)
+    assert tok.merges == [("e", "s"), ("es", "t"), ("est", " "), ("l", "o"), ("lo", "w"), ("n", "e"), ("ne", "w"),
+                          ("new", "est "), ("low", " "), ("w", "i")]
+    assert tok.tokens[4:15] == ["e", " ", "w", "s", "t", "l", "o", "n", "d", "i", "r"]  # 17, 16, 16, 9, 9, ...
+    assert tok.tokens[15:] == ["es", "est", "est ", "lo", "low", "ne", "new", "newest ", "low ", "wi"]
+    assert tok.split("lowest newer ") == ["low", "est ", "new", "e", "r", " "]  # the paper's unseen 'lowest'
+    full = tk.BPETokenizer.build([SENNRICH])  # min_count=2: merge until every chunk is one token
+    assert full.split(SENNRICH) == [w + " " for w in SENNRICH.split()]
+    assert full.split("widest newest ") == ["widest ", "newest "]
+
+
+BPE = tk.BPETokenizer.build([SENNRICH, "lo, wider.\nnew"], num_merges=30)
+
+
+def paper_bpe(text: str, num_merges: int) -> list[tuple[str, str]]:
+    """Sennrich et al.'s Algorithm 1 as printed (pair statistics recounted from scratch after every merge,
+    ties to the first pair counted), on the same chunks."""
+    vocab = collections.Counter(re.findall(tk.BPE_PATTERN, text))
+    vocab = {tuple(w): n for w, n in vocab.items()}
+    merges = []
+    for _ in range(num_merges):
+        pairs = collections.Counter()
+        for word, n in vocab.items():
+            for pair in zip(word, word[1:]):
+                pairs[pair] += n
+        if not pairs or max(pairs.values()) < 2:
+            break
+        best = max(pairs, key=pairs.get)  # the first of the most frequent, in counting order
+        merges.append(best)
+        vocab = {merge_ref(w, best): n for w, n in vocab.items()}
+    return merges
+
+
+def merge_ref(word, pair):
+    """The paper's re.sub of 'a b' by 'ab': non-overlapping occurrences, left to right."""
+    out = list(word)
+    i = 0
+    while i < len(out) - 1:
+        if (out[i], out[i + 1]) == pair:
+            out[i:i + 2] = [out[i] + out[i + 1]]
+        i += 1
+    return tuple(out)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="abcab ", min_size=1, max_size=80), st.integers(1, 12))
+def test_bpe_equals_the_papers_algorithm(text, num_merges):
+    assert tk.BPETokenizer.build([text], num_merges=num_merges).merges == paper_bpe(text, num_merges)
+
+
+@given(st.text(alphabet="lowernstid ,.\n", max_size=60))
+def test_bpe_round_trip(text):
+    tok = BPE
+    ids = tok.encode(text)
+    assert tk.UNK_ID not in ids.tolist()
+    assert tok.decode(ids) == text
+    assert len(ids) <= len(text)
+
+
+@given(st.lists(st.sampled_from(WORDS), max_size=12), st.lists(st.sampled_from([" ", "  ", "\n", "\t "]), max_size=12),
+       st.lists(st.booleans(), max_size=12))
+def test_word_round_trip_up_to_case_and_spaces(words, blanks, upper):
+    tok = tk.WordTokenizer.build([" ".join(WORDS)])
+    cased = [w.upper() if u else w for w, u in zip(words, upper + [False] * len(words))]
+    text = "".join(w + b for w, b in zip(cased, blanks + [" "] * len(cased)))
+    assert tok.decode(tok.encode(text)) == " ".join(words)
+
+
+@given(st.lists(st.text(alphabet="xyzq", min_size=1, max_size=5), min_size=1, max_size=8))
+def test_unknown_words_map_to_unk(unseen):
+    tok = tk.WordTokenizer.build([" ".join(WORDS)])
+    ids = tok.encode(" ".join(["good"] + unseen + ["film"]))
+    assert ids.tolist() == [tok.tokens.index("good")] + [tk.UNK_ID] * len(unseen) + [tok.tokens.index("film")]
+
+
+@given(st.permutations(TEXTS + ["a b a", "b b c"]))
+def test_vocabulary_order_is_deterministic(texts):
+    """Word and char vocabularies depend on the counts only (not on the order of the texts); BPE on the texts."""
+    for cls in (tk.WordTokenizer, tk.CharTokenizer):
+        assert cls.build(texts).tokens == cls.build(TEXTS + ["a b a", "b b c"]).tokens
+    assert tk.BPETokenizer.build(texts, num_merges=20) == tk.BPETokenizer.build(list(texts), num_merges=20)
+
+
+def test_word_vocabulary_cut_by_frequency():
+    text = "a " * 5 + "b " * 4 + "c " * 3 + "d " * 2 + "e"
+    assert tk.WordTokenizer.build([text], max_size=7).tokens[4:] == ["a", "b", "c"]
+    assert tk.WordTokenizer.build([text], min_count=3).tokens[4:] == ["a", "b", "c"]
+    np.testing.assert_array_equal(tk.WordTokenizer.build([text], max_size=6).encode("a b c"), [4, 5, tk.UNK_ID])
+
+
+def test_bpe_save_load_limits_and_errors(tmp_path):
+    tok = tk.BPETokenizer.build([SENNRICH], max_size=20)
+    assert tok.vocab_size == 20 and len(tok.merges) == 20 - 15
+    assert tk.BPETokenizer.build([SENNRICH], min_count=7).merges == [("e", "s"), ("es", "t"), ("est", " "),
+                                                                    ("l", "o"), ("lo", "w")]
+    path = tmp_path / "bpe.json"
+    tok.save(path)
+    loaded = tk.load_tokenizer(path)
+    assert type(loaded) is tk.BPETokenizer and loaded == tok and loaded.merges == tok.merges
+    np.testing.assert_array_equal(loaded.encode("newest widest"), tok.encode("newest widest"))
+    assert tok.decode(tok.encode("lowz")) == "low<unk>"  # an unseen character, no byte fallback
+    with pytest.raises(ValueError, match=r"max_size=10 is smaller than the 4 reserved ids plus the 11 characters"):
+        tk.BPETokenizer.build([SENNRICH], max_size=10)
+    with pytest.raises(ValueError, match="which is not in the vocabulary"):
+        tk.BPETokenizer(list(tk.RESERVED) + ["a", "b"], merges=[("a", "b")])

@@ -197,3 +197,29 @@ def test_bad_arguments_name_the_problem():
         heads.transformer(transformer.Stack(transformer.Block(8, 2, 16), 1), D, vocab_size=5)
     with pytest.raises(ValueError, match="readout init"):
         heads.readout_init(jax.random.key(0), 3, 2, "xavier")
+
+
+@pytest.mark.parametrize("name,pool", [("rnn", "attention"), ("rnn", "last"), ("transformer", "mean")])
+def test_embedded_reads_table_rows_and_ignores_padding(name, pool):
+    """Embedded(model) on ids == the model on one_hot(ids) @ E (jax.nn.one_hot); ids past `lengths` change
+    nothing, with mean, last and attention pooling."""
+    V = 9
+    model = heads.Embedded(heads.SequenceClassifier(BACKBONES[name], 3, pool=pool), V, D)
+    params = model.init(jax.random.key(0))
+    ids = jax.random.randint(jax.random.key(1), (B, T), 0, V)
+    padded = jnp.where(jnp.arange(T) < LENGTHS[:, None], ids, (ids + 1) % V)
+
+    @jax.jit
+    def outputs(p):
+        frames = jax.nn.one_hot(ids, V) @ p["embed"]["table"]  # [B, T, D]
+        return (model.apply_batch(p, ids, LENGTHS, deterministic=True),
+                model.model.apply_batch(p["model"], frames, LENGTHS, deterministic=True),
+                model.apply(p, ids[1], lengths=LENGTHS[1], deterministic=True),
+                model.apply_batch(p, padded, LENGTHS, deterministic=True))
+
+    out, reference, one, out_padded = outputs(params)
+    np.testing.assert_allclose(out, reference, atol=1e-5)
+    np.testing.assert_allclose(one, out[1], atol=1e-5)
+    np.testing.assert_allclose(out_padded, out, atol=1e-5)
+    with pytest.raises(ValueError, match=r"expected token ids of shape \[B, T\]"):
+        model.apply_batch(params, ids[0])
