@@ -10,7 +10,7 @@ several in `config.model.names`). A section's `kind` says what it builds
 (default: the section's name), so one run can hold two models of one kind
 (`rnn4 = dict(kind="elman", hidden_size=4)`). Kinds:
 
-  elman (or rnn), jordan, lstm, gru, mgu, min_gru, min_lstm
+  elman (or rnn), jordan, lstm, gru, mgu, min_gru, min_lstm, additive (h = h' + tanh(W x + R h' + b))
         recurrent: hidden_size, num_layers (1), bidirectional (False),
         drop_rate (on the outputs), init ("default" | "torch": PyTorch's
         nn.RNN/GRU/LSTM parameterisation), and any option of the cell
@@ -22,7 +22,10 @@ several in `config.model.names`). A section's `kind` says what it builds
   transformer   d_model, num_heads, d_ff, num_layers, drop_rate, positional
   mixer         d_model, token_hidden, channel_hidden, num_layers, drop_rate
   cnn   channels, kernel_sizes, stride, padding, pad, activation, drop_rate, init
-  mlp, logistic hidden_size, num_layers, residual, init (on the flattened sequence)
+  cnn2d channels (one per conv block), kernel_size, padding, pooling, pool_size, activation,
+        hidden_size, drop_rate: reads x [T, D] as one grey image [H=T, W=D] (seqmodels/models/cnn2d.py)
+  mlp, logistic hidden_size, num_layers, residual, activation (relu), drop_rate, init (default |
+        torch | glorot | naive: seqmodels/models/mlp.py), on the flattened sequence
 
 The head comes from the experiment's `Spec`: output="class" gives a
 `seqmodels.models.heads.SequenceClassifier` (a section's `pool`: mean | last
@@ -41,17 +44,18 @@ import jax.numpy as jnp
 import ml_collections
 
 from seqmodels import recurrence
-from seqmodels.cells import GRU, LSTM, MGU, Elman, Jordan, MinGRU, MinLSTM
+from seqmodels.cells import GRU, LSTM, MGU, AdditiveRNN, Elman, Jordan, MinGRU, MinLSTM
 from seqmodels.conv import FIR, TCN, TDNN, Conv1D
 from seqmodels.conv.tcn import CONV_INITS
 from seqmodels.models import heads, mixer as mixer_lib, transformer as transformer_lib
-from seqmodels.models.mlp import MLP
+from seqmodels.models.cnn2d import CNN2D, POOLINGS
+from seqmodels.models.mlp import INITS as MLP_INITS, MLP
 from seqmodels.nn import activations, dropout, initializers
 from seqmodels.training import validate
 from seqmodels.training.validate import ConfigError
 
 CELLS = {"elman": Elman, "rnn": Elman, "jordan": Jordan, "lstm": LSTM, "gru": GRU, "mgu": MGU,
-         "min_gru": MinGRU, "min_lstm": MinLSTM}
+         "min_gru": MinGRU, "min_lstm": MinLSTM, "additive": AdditiveRNN}  # additive: the "LSTM idea" cell
 INITS = ("default", "torch")
 READOUT_INITS = heads.READOUT_INITS
 _RECURRENT_FIELDS = ("hidden_size", "num_layers", "bidirectional", "drop_rate", "layer_drop_rate", "residual", "init",
@@ -309,7 +313,30 @@ def _mlp(f: _Fields, spec: Spec, *, logistic: bool = False):
         raise ConfigError(f"{f.prefix}: an MLP reads a whole fixed-length sequence and gives one output")
     hidden = () if logistic else (f.positive("hidden_size"),) * f.positive("num_layers")
     model = MLP(spec.seq_len * spec.input_size, hidden, spec.output_size, residual=bool(f.get("residual", False)),
-                init_kind=f.choice("init", "default", INITS))
+                init_kind=f.choice("init", "default", MLP_INITS), drop_rate=f.rate(),
+                activation=f.choice("activation", "relu", activations.NAMES))
+    f.done()
+    return model
+
+
+def _cnn2d(f: _Fields, spec: Spec):
+    """Images reach the registry as sequences of rows, x [T=H, D=W]; the 2-D CNN reads one as a grey image."""
+    if spec.output != "class" or spec.seq_len is None:
+        raise ConfigError(f"{f.prefix}: a 2-D CNN reads a whole image x [H=T, W=D] (fixed seq_len) and gives one "
+                          f"output")
+    channels = tuple(f.get("channels", (8, 16)))
+    for c in channels:
+        validate.positive(f"{f.prefix}.channels", c, integer=True)
+    options = dict(kernel_size=f.positive("kernel_size", 3),
+                   padding=f.choice("padding", "same", ("same", "valid")).upper(),
+                   pooling=f.choice("pooling", "max", POOLINGS), pool_size=f.positive("pool_size", 2),
+                   activation=f.choice("activation", "relu", activations.NAMES),
+                   hidden_size=validate.non_negative(f"{f.prefix}.hidden_size", f.get("hidden_size", 0), integer=True),
+                   drop_rate=f.rate())
+    try:
+        model = CNN2D((spec.seq_len, spec.input_size), 1, channels, spec.output_size, **options)
+    except ValueError as e:  # the blocks leave no pixel of the image
+        raise ConfigError(f"{f.prefix}: {e}") from None
     f.done()
     return model
 
@@ -317,6 +344,7 @@ def _mlp(f: _Fields, spec: Spec, *, logistic: bool = False):
 BUILDERS: dict[str, Callable] = {
     **{kind: _recurrent for kind in CELLS},
     "tcn": _tcn, "tdnn": _tdnn, "fir": _fir, "transformer": _transformer, "mixer": _mixer, "cnn": _cnn,
+    "cnn2d": _cnn2d,
     "mlp": _mlp, "logistic": lambda f, spec: _mlp(f, spec, logistic=True),
 }
 

@@ -58,6 +58,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.model.lstm = dict(hidden_size=130, init="default")  # 69K
     config.model.gru = dict(hidden_size=150, init="default")  # 69K
     config.model.rnn = dict(hidden_size=260, init="default")  # 69K (Elman, tanh)
+    # the lecture's ungated "LSTM idea", h = h' + tanh(W x + R h' + b) (Elman's params): run it with
+    # --config.model.name=additive (results/adding/README.md, T=100)
+    config.model.additive = dict(hidden_size=260, init="default")  # 69K
     config.model.transformer = dict(d_model=64, num_heads=4, d_ff=128, num_layers=2, drop_rate=0.0)  # 67K
 
     config.optimizer = optimizer_config("adam", 2e-3)  # the paper's TCN default; no clipping for the TCN
@@ -80,6 +83,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         config.model.lstm = dict(hidden_size=16, init="default")
         config.model.gru = dict(hidden_size=16, init="default")
         config.model.rnn = dict(hidden_size=16, init="default")
+        config.model.additive = dict(hidden_size=16, init="default")
         config.model.transformer = dict(d_model=16, num_heads=2, d_ff=32, num_layers=1, drop_rate=0.0)
     if select:
         select_on_validation(config, num_valid=config.data.num_test, metric="mse",

@@ -1,5 +1,6 @@
 """Recurrent cells: each is the body of a `lax.scan` (see `base.py` for the contract)."""
 
+from seqmodels.cells.additive import AdditiveRNN
 from seqmodels.cells.base import Cell, ScanKind
 from seqmodels.cells.gru import GRU
 from seqmodels.cells.lstm import LSTM
@@ -8,4 +9,5 @@ from seqmodels.cells.min_rnn import MinGRU, MinLSTM
 from seqmodels.cells.rnn import Elman, Jordan
 from seqmodels.cells import torch_params
 
-__all__ = ["Cell", "ScanKind", "Elman", "GRU", "Jordan", "LSTM", "MGU", "MinGRU", "MinLSTM", "torch_params"]
+__all__ = ["Cell", "ScanKind", "AdditiveRNN", "Elman", "GRU", "Jordan", "LSTM", "MGU", "MinGRU", "MinLSTM",
+           "torch_params"]

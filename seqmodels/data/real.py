@@ -3,6 +3,7 @@
     imdb_reviews(split, tokenizer)     {'x': token ids [T], 'y': 0/1}        sentiment
     tiny_shakespeare_text(split)       the split's text (one string)         char LM
     sequential_mnist(split)            {'x': [784, 1] in [0, 1], 'y'}         pixel by pixel
+    mnist(split)                       arrays {'x': [N, 28, 28] in [0, 1], 'y': [N]}   images
     ted_pt_en(split, ...)              {'x': pt ids, 'y': en ids} or strings  translation
     data_source(name, split)           any TFDS data set, with a clear error when missing
 
@@ -113,6 +114,17 @@ def sequential_mnist(split: str, *, permute_seed: int | None = None, data_dir: s
     return MapSource(source, to_sequence)
 
 
+def mnist(split: str, *, limit: int | None = None, data_dir: str | None = None,
+          download: bool = False) -> dict[str, np.ndarray]:
+    """MNIST images in memory: {'x': float32 [N, 28, 28] in [0, 1], 'y': int32 [N]}, the split's first
+    `limit` examples (all when None). As a "sequence" an image is its 28 rows, x [T=28, D=28]."""
+    source = data_source("mnist", split, data_dir=data_dir, download=download)
+    n = len(source) if limit is None else min(limit, len(source))
+    examples = [source[i] for i in range(n)]
+    x = np.stack([np.asarray(ex["image"], np.float32).reshape(28, 28) for ex in examples]) / 255.0
+    return {"x": x, "y": np.array([ex["label"] for ex in examples], np.int32)}
+
+
 # --------------------------------------------------------------------------- TED talks pt -> en
 
 
@@ -135,4 +147,4 @@ def ted_pt_en(split: str, *, src_tokenizer: Tokenizer | None = None, tgt_tokeniz
 
 
 __all__ = ["DataNotFoundError", "data_source", "imdb_texts", "imdb_reviews", "tiny_shakespeare_text",
-           "sequential_mnist", "ted_pt_en"]
+           "sequential_mnist", "mnist", "ted_pt_en"]

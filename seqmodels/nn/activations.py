@@ -1,4 +1,34 @@
-"""Activations by name, so configs and cell options can name them."""
+"""Activations by name, so configs and cell options can name them.
+
+The lecture's table (name: f(x); f'(x)), each derivative checked against jax.grad in
+tests/nn/test_activations.py:
+
+    identity        x                                   1
+    binary_step     1 if x >= 0 else 0                  0 for x != 0, undefined at 0 (jax.grad gives 0:
+                                                        no gradient flows, hence the perceptron rule)
+    sigmoid         1 / (1 + e^-x)                      f (1 - f)
+    tanh            tanh x                              1 - f^2
+    arctan          arctan x                            1 / (1 + x^2)
+    softsign        x / (1 + |x|)                       1 / (1 + |x|)^2
+    isru            x / sqrt(1 + a x^2)   (a = 1)       (1 + a x^2)^(-3/2)
+    relu            max(0, x)                           1 if x > 0 else 0
+    leaky_relu      x if x >= 0 else a x  (a = 0.01)    1 if x > 0 else a
+    prelu(x, a)     leaky ReLU with a learned slope a   d/dx: 1 or a;  d/da: min(x, 0)
+    elu             x if x > 0 else a (e^x - 1) (a = 1) 1 if x > 0 else f + a
+    selu            l elu_a(x), l = 1.0507, a = 1.6733  l if x > 0 else l a e^x
+    softplus        ln(1 + e^x)                         sigmoid(x)
+    silu (swish)    x sigmoid(x)                        f + sigmoid(x) (1 - f)
+    gelu            x Phi(x) (tanh approximation)       (see the test)
+    bent_identity   (sqrt(x^2 + 1) - 1) / 2 + x         x / (2 sqrt(x^2 + 1)) + 1
+    sinusoid        sin x                               cos x
+    sinc            sin(x) / x, 1 at 0                  cos(x) / x - sin(x) / x^2, 0 at 0
+    gaussian        e^(-x^2)                            -2 x e^(-x^2)
+    hard_sigmoid    clip(0.2 x + 0.5, 0, 1)             0.2 inside (-2.5, 2.5), else 0
+    hard_tanh       clip(x, -1, 1)                      1 inside (-1, 1), else 0
+
+PReLU has a parameter (He et al. 2015: one learned slope per channel), so it is
+`prelu(x, alpha)`, not a name in the table of `get`.
+"""
 
 from typing import Callable
 
@@ -54,6 +84,49 @@ def hard_sigmoid(x):
     return jnp.clip(0.2 * x + 0.5, 0.0, 1.0)
 
 
+def binary_step(x):
+    """Heaviside step, 1 for x >= 0 else 0. Its derivative is 0 almost everywhere (undefined at 0), so
+    gradient descent cannot train through it: jax.grad returns 0."""
+    return jnp.where(x >= 0, 1.0, 0.0).astype(jnp.result_type(x, float))
+
+
+def arctan(x):
+    return jnp.arctan(x)
+
+
+def softsign(x):
+    """x / (1 + |x|): tanh's shape with polynomial (not exponential) tails."""
+    return x / (1.0 + jnp.abs(x))
+
+
+def isru(x, alpha: float = 1.0):
+    """Inverse square root unit: x / sqrt(1 + alpha x^2), in (-1/sqrt(alpha), 1/sqrt(alpha))."""
+    return x * jax.lax.rsqrt(1.0 + alpha * x * x)
+
+
+def leaky_relu(x, alpha: float = 0.01):
+    return jnp.where(x >= 0, x, alpha * x)
+
+
+def prelu(x, alpha):
+    """Parametric ReLU (He et al. 2015): leaky ReLU whose slope `alpha` is a trained parameter (a scalar or
+    one per channel, broadcast against x)."""
+    return jnp.where(x >= 0, x, alpha * x)
+
+
+def bent_identity(x):
+    return (jnp.sqrt(x * x + 1.0) - 1.0) / 2.0 + x
+
+
+def sinc(x):
+    """sin(x) / x (unnormalised), 1 at x = 0 (jnp.sinc is the normalised sin(pi x) / (pi x))."""
+    return jnp.sinc(x / jnp.pi)
+
+
+def gaussian(x):
+    return jnp.exp(-x * x)
+
+
 _BY_NAME: dict[str, Callable] = {
     "tanh": jnp.tanh,
     "sigmoid": jax.nn.sigmoid,
@@ -61,7 +134,17 @@ _BY_NAME: dict[str, Callable] = {
     "gelu": jax.nn.gelu,
     "silu": jax.nn.silu,
     "elu": jax.nn.elu,
+    "selu": jax.nn.selu,
     "softplus": jax.nn.softplus,
+    "binary_step": binary_step,
+    "arctan": arctan,
+    "softsign": softsign,
+    "isru": isru,
+    "leaky_relu": leaky_relu,
+    "bent_identity": bent_identity,
+    "sinusoid": jnp.sin,
+    "sinc": sinc,
+    "gaussian": gaussian,
     "hard_sigmoid": hard_sigmoid,
     "hard_tanh": jax.nn.hard_tanh,
     "identity": identity,

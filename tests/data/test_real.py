@@ -77,3 +77,17 @@ def test_unknown_name_keeps_tfds_error(tmp_path):
     with pytest.raises(Exception, match="not found") as info:
         real.data_source("no_such_data_set_xyz", "train", data_dir=str(tmp_path))
     assert not isinstance(info.value, real.DataNotFoundError)
+
+
+def test_mnist_arrays(mock):
+    data = real.mnist("train", limit=3)
+    raw = tfds.data_source("mnist", split="train")
+    assert data["x"].shape == (3, 28, 28) and data["x"].dtype == np.float32 and data["y"].dtype == np.int32
+    np.testing.assert_allclose(data["x"][1], raw[1]["image"][..., 0].astype(np.float32) / 255)
+    np.testing.assert_array_equal(data["y"], [raw[i]["label"] for i in range(3)])
+    assert len(real.mnist("test")["y"]) == 5  # all of the mock split
+
+
+def test_mnist_missing_says_how_to_get_it(tmp_path):
+    with pytest.raises(real.DataNotFoundError, match="tfds build mnist"):
+        real.mnist("train", data_dir=str(tmp_path))
