@@ -44,7 +44,7 @@ def split_parts(key: Key, num_parts: int) -> list[Key]:
 
 
 def readout_init(key: Key, fan_in: int, fan_out: int, kind: str = "default") -> Params:
-    """A dense read-out: seqmodels' default (lecun-normal, zero bias), "torch": nn.Linear's
+    """A dense read-out: seqmodels' default (Glorot-uniform, zero bias: nn.dense), "torch": nn.Linear's
     U(+-1/sqrt(fan_in)) for weights and bias, or "normal": weights N(0, 0.01), zero bias (Bai et al.'s TCN)."""
     if kind == "normal":
         return dense.init(key, fan_in, fan_out, w_init=initializers.normal(0.01))
