@@ -191,6 +191,11 @@ def _define_config_flag(default_config: str | Path | None) -> None:
 RunDirect = Callable[..., dict]  # (config, workdir) -> results
 
 
+def _plain(value):
+    """JSON for the numbers a run returns: numpy and JAX scalars and arrays as Python numbers and lists."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
 def run_direct(run_fn: RunDirect, *, default_config: str | Path | None = None, argv: list[str] | None = None
                ) -> None:
     """The shell for an experiment that is not gradient training through the loop (a Hopfield net's recall,
@@ -211,7 +216,7 @@ def run_direct(run_fn: RunDirect, *, default_config: str | Path | None = None, a
                     raise ConfigError(f"the config does not make a valid run: {e} ({type(e).__name__})") from e
                 if jax.process_index() == 0:
                     results = {**results, "config": config.to_dict()}
-                    (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+                    (workdir / "results.json").write_text(json.dumps(results, indent=2, default=_plain) + "\n")
 
         start = time.perf_counter()
         _clean_exit(workdir, body)

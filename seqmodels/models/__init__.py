@@ -10,4 +10,9 @@
     word2vec          skip-gram with negative sampling or the full softmax, subsampling, neighbours
     hopfield          Hopfield network: Hebbian storage, energy, asynchronous/synchronous recall
     rbm               Bernoulli RBM: Gibbs sampling, free energy, CD-k and persistent CD, pseudo-likelihood
+    cnn2d             2-D CNN (conv, pooling, dense read-out) over images [H, W(, C)]
+    adversarial       saliency, FGSM, DeepFool, pruning by sensitivity
+    autoencoder       dense and denoising autoencoders, greedy layer-wise pretraining
+    backprop          backpropagation by hand: the delta rule, conv weight gradients, BPTT (tested = jax.grad)
+    perceptron        Rosenblatt's learning rule, Novikoff's bound
 """

@@ -1,0 +1,202 @@
+"""Greedy layer-wise autoencoder pretraining (Bengio et al., 2007) against random init, with few labels.
+
+    python -m experiments.pretraining --workdir=workdirs/pretraining
+
+scikit-learn's 8x8 digits reach the registry's `mlp` as x [T=8, D=8] (flattened to 64). For every seed,
+label fraction (1%, 10%, 100% of the training labels, stratified) and init, one sub-run fine-tunes the
+whole MLP on the labelled images: "random" starts from the registry's init, "pretrained" puts the
+encoders of denoising autoencoders trained greedily on ALL training images (no labels:
+`seqmodels.models.autoencoder.pretrain_greedy`) in its hidden layers; the read-out starts random either
+way. The codes use the MLP's activation (relu). `combine` writes the table of test accuracy (mean +- std
+over seeds), the plot, and the first layer's pretrained filters.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from experiments import launcher, models, summarize as reporting, tasks
+from experiments.summarize import plt
+from seqmodels.data import packaged
+from seqmodels.models import autoencoder
+from seqmodels.training import ConfigError, Task, losses, validate
+
+NUM_CLASSES = 10
+SPEC = models.Spec(input_size=8, output_size=NUM_CLASSES, output="class", seq_len=8)
+
+
+def run_name(fraction: float, init: str, seed: int) -> str:
+    return f"labels{100 * fraction:g}pct_{init}_seed{seed}"
+
+
+def labelled_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Indices of round(fraction * n_c) images of each class c (at least one), drawn with `seed`."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(y == c))[:max(1, round(fraction * np.sum(y == c)))]
+             for c in np.unique(y)]
+    return np.sort(np.concatenate(picks))
+
+
+def _hidden(config) -> tuple[tuple[int, ...], str]:
+    """The MLP's hidden sizes and activation, which the pretrained layers must match."""
+    mlp = dict(config.model.mlp)
+    if mlp.get("residual"):
+        raise ConfigError("model.mlp.residual: pretrained layers are plain relu(W h + b) layers; use residual=False")
+    return (mlp["hidden_size"],) * mlp.get("num_layers", 1), mlp.get("activation", "relu")
+
+
+def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
+    for field in ("seeds", "inits"):
+        if not config[field]:
+            raise ConfigError(f"{field}: expected at least one value, got {config[field]!r}")
+    for init in config.inits:
+        validate.choice("inits", init, ("random", "pretrained"))
+    validate.choice("pretrain.corruption", config.pretrain.corruption, autoencoder.CORRUPTIONS)
+    validate.choice("pretrain.output", config.pretrain.output, autoencoder.OUTPUTS)
+    for f in config.data.label_fractions:
+        validate.positive("data.label_fractions", f)
+        validate.in_range("data.label_fractions", f, 0.0, 1.0)
+    models.build(config.model, SPEC)
+    _hidden(config)
+    subs = {}
+    for fraction in config.data.label_fractions:
+        for init in config.inits:
+            for seed in config.seeds:
+                sub = ml_collections.ConfigDict(config.to_dict())
+                sub.seed, sub.init, sub.data.label_fraction = int(seed), init, float(fraction)
+                validate.train_config(sub)
+                subs[run_name(fraction, init, seed)] = sub
+    return subs
+
+
+_DATA, _PRETRAINED = {}, {}  # shared by the sub-runs of one process
+
+
+def load(config) -> dict:
+    key = (config.data.test_fraction, config.data.split_seed)
+    if key not in _DATA:
+        _DATA[key] = packaged.digits(test_fraction=config.data.test_fraction, seed=config.data.split_seed)
+    return _DATA[key]
+
+
+def pretrained_layers(config, seed: int) -> tuple[list, list]:
+    """(encoder layers, loss curves) of greedy pretraining on all training images, once per seed and config."""
+    sizes, activation = _hidden(config)
+    data = (config.data.test_fraction, config.data.split_seed)  # all training images: no label fraction
+    key = json.dumps([config.pretrain.to_dict(), sizes, activation, seed, data], sort_keys=True, default=str)
+    if key not in _PRETRAINED:
+        p = config.pretrain
+        x = load(config)["train"]["x"].reshape(-1, 64)
+        layers, curves = autoencoder.pretrain_greedy(
+            jax.random.key(seed), x, sizes, activation=activation, output=p.output, tied=p.tied,
+            corruption=p.corruption, level=p.level, num_steps=p.num_steps, batch_size=p.batch_size,
+            learning_rate=p.learning_rate)
+        _PRETRAINED[key] = jax.tree.map(np.array, layers), curves  # numpy copies: the training loop donates params
+    return _PRETRAINED[key]
+
+
+def make_task(config, workdir=None) -> Task:
+    data = load(config)
+    keep = labelled_subset(data["train"]["y"], config.data.label_fraction, config.seed)
+    train = {k: v[keep] for k, v in data["train"].items()}
+    batch = ml_collections.ConfigDict({"batch_size": min(config.batch_size, len(keep)), "seed": config.seed})
+    model = models.build(config.model, SPEC)
+
+    layers = pretrained_layers(config, config.seed)[0] if config.init == "pretrained" else []
+
+    def init_params(key):  # the registry's init, its hidden layers replaced by the pretrained ones
+        params = model.init(key)
+        shapes = [jax.tree.map(np.shape, p) for p in params[:len(layers)]]
+        if shapes != [jax.tree.map(np.shape, p) for p in layers]:
+            raise ConfigError(f"model.mlp: its first layers {shapes} do not match the pretrained ones")
+        return [*jax.tree.map(jnp.asarray, layers), *params[len(layers):]]
+
+    def loss_fn(params, batch, key, train):
+        logits = model.apply_batch(params, batch["x"], key=key, deterministic=not train)  # [B, 10]
+        mask = batch.get("valid")
+        return losses.cross_entropy(logits, batch["y"], mask), {
+            "accuracy": losses.accuracy(logits, batch["y"], mask), **tasks.example_weight(mask)}
+
+    task = tasks.array_task(batch, model, loss_fn, train, data["test"],
+                            reference={"chance": 1 / NUM_CLASSES, "num_labels": int(len(keep))})
+    return dataclasses.replace(task, init_params=init_params)
+
+
+def combine(config, workdir, results: dict) -> dict:
+    workdir = Path(workdir)
+    runs, table, rows = {}, {}, []
+    for fraction in config.data.label_fractions:
+        for init in config.inits:
+            accs = [results[run_name(fraction, init, s)]["metrics"]["accuracy"] for s in config.seeds]
+            labels = results[run_name(fraction, init, config.seeds[0])]["reference"]["num_labels"]
+            name = f"{100 * fraction:g}%_{init}"
+            table[name] = {"label_fraction": fraction, "init": init, "num_labels": labels,
+                           "test_accuracy_mean": float(np.mean(accs)), "test_accuracy_std": float(np.std(accs)),
+                           "test_accuracy_per_seed": accs}
+            rows.append([f"{100 * fraction:g}% ({labels})", init,
+                         f"{100 * np.mean(accs):.1f} +- {100 * np.std(accs):.1f}"])
+    for name, r in results.items():
+        runs[name] = {"test_accuracy": r["metrics"]["accuracy"], "train_seconds": r["timing"]["train_seconds"]}
+    curves = {}
+    if "pretrained" in config.inits:
+        for s in config.seeds:
+            curves[f"seed{s}"] = [float(np.mean(c[-100:])) for c in pretrained_layers(config, s)[1]]
+    combined = {
+        "metrics": {f"test_accuracy_{n}": m["test_accuracy_mean"] for n, m in table.items()},
+        "table": table, "runs": runs,
+        "pretrain_final_loss_per_layer": curves,
+        "reference": {"chance": 1 / NUM_CLASSES,
+                      "source": "Bengio et al. 2007 / Erhan et al. 2010: pretraining helps most with few labels"},
+        "config": config.to_dict(),
+        "timing": {"train_seconds": sum(r["train_seconds"] for r in runs.values())},
+    }
+    if jax.process_index() == 0:
+        reporting.write_summary(workdir, combined, title="Autoencoder pretraining on 8x8 digits",
+                                table=reporting.markdown_table(["labels", "init", "test accuracy (%)"], rows))
+        plot(table, config, workdir / "plots" / "accuracy.png")
+        if "pretrained" in config.inits:
+            plot_filters(pretrained_layers(config, config.seeds[0])[0][0]["w"], workdir / "plots" / "filters.png")
+    return combined
+
+
+def plot(table: dict, config, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for init in config.inits:
+        rows = [m for m in table.values() if m["init"] == init]
+        ax.errorbar([m["num_labels"] for m in rows], [100 * m["test_accuracy_mean"] for m in rows],
+                    yerr=[100 * m["test_accuracy_std"] for m in rows], marker="o", capsize=3, label=init)
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training images")
+    ax.set_ylabel(f"test accuracy (%), mean +- std of {len(config.seeds)} seeds")
+    ax.set_title("MLP on 8x8 digits: random init vs greedy AE pretraining")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_filters(w, path: Path, num: int = 32) -> None:
+    """The first pretrained layer's weights, one 8x8 image per hidden unit."""
+    w = np.asarray(w)[:, :num]
+    cols = 8
+    fig, axes = plt.subplots(-(-w.shape[1] // cols), cols, figsize=(cols, -(-w.shape[1] // cols)))
+    for i, ax in enumerate(np.ravel(axes)):
+        if i < w.shape[1]:
+            m = np.abs(w[:, i]).max()
+            ax.imshow(w[:, i].reshape(8, 8), cmap="RdBu_r", vmin=-m, vmax=m)  # white = 0
+        ax.axis("off")
+    fig.suptitle("first-layer filters after denoising-autoencoder pretraining")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    launcher.run(make_task, sub_runs=sub_runs, combine=combine)
