@@ -2,6 +2,7 @@
 
     transformer       Transformer Block and Stack (encoder, decoder, cross-attention), KV-cache decoding
     language_model    decoder-only Transformer language model, with generation
+    rnn_language_model  embedding -> recurrent stack -> logits, stateful (carried) training and sampling
     encoder_decoder   Transformer encoder-decoder (sequence to sequence), with generation
     token_embedding   token embedding + positions, the Transformers' input layer
     decoding          greedy or sampled autoregressive generation from a cached decoder

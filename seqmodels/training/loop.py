@@ -59,6 +59,13 @@ The Task contract:
 - `summarize(metrics) -> metrics`: optional, adds derived eval metrics after
   averaging (e.g. perplexity = exp(mean cross-entropy)).
 - `reference`: published numbers to report beside ours.
+- `train_carry() -> carry`: optional, for stateful training (truncated BPTT over
+  consecutive chunks, e.g. an RNN language model's hidden state, leaves with a
+  leading [B] axis): every train batch then holds batch["carry"], this initial
+  value at a run's first step, else the carry the previous step returned as
+  metrics["carry"] (gradient stopped), which the loss_fn must return and the
+  loop takes out of the metrics. Evaluation never sees it. The carry is part
+  of every checkpoint, so a resumed run goes on with the carry it had.
 
 Config fields read here (`validate.train_config` checks them at start-up):
 
@@ -122,6 +129,7 @@ class Task:
     eval_fn: Callable[[Params, dict, Key], dict[str, Array]] | None = None
     summarize: Callable[[dict[str, float]], dict[str, float]] | None = None
     reference: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train_carry: Callable[[], Any] | None = None
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -277,8 +285,10 @@ def _evaluate_checkpoints(config: Any, workdir: Path, task: Task) -> dict:
                                                                           num_steps=config.num_steps), mesh)
     eval_step = train_state.make_eval_step(task.loss_fn, mesh=mesh, eval_fn=task.eval_fn)
 
+    template = _saved(state, keys, task.train_carry() if task.train_carry is not None else None)
+
     def metrics_of(**where):
-        restored, _ = checkpoint.load(directory, {"state": state, "keys": keys}, **where)
+        restored, _ = checkpoint.load(directory, template, **where)
         return _final_metrics(task, eval_step, restored["state"].params, restored["keys"]["eval"], mesh)
 
     results = {"checkpoints": {str(s): metrics_of(step=s) for s in steps},
@@ -303,11 +313,16 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task, *,
         return _train_and_evaluate(config, workdir, task, accept_config_changes)
 
 
-def _resume(ckpts: checkpoint.Checkpoints, task: Task, state, keys, stopper: early_stopping.EarlyStopping,
-            start: int) -> tuple[Any, Any, early_stopping.EarlyStopping, _TrainMeans]:
+def _saved(state, keys, carry) -> dict:
+    """What a checkpoint holds: the train state, the keys, and the carried state of a stateful task."""
+    return {"state": state, "keys": keys} if carry is None else {"state": state, "keys": keys, "carry": carry}
+
+
+def _resume(ckpts: checkpoint.Checkpoints, task: Task, state, keys, carry, stopper: early_stopping.EarlyStopping,
+            start: int) -> tuple[Any, Any, Any, early_stopping.EarlyStopping, _TrainMeans]:
     """(state, keys, early stopping, partial train means) of the checkpoint of step `start`; the data position
     restored into task.train_iterator; best checkpoints newer than it forgotten."""
-    restored, extra = ckpts.restore({"state": state, "keys": keys})
+    restored, extra = ckpts.restore(_saved(state, keys, carry))
     task.train_iterator.set_state(extra["data"])
     saved = early_stopping.EarlyStopping.from_dict(extra["early_stopping"])
     if saved.metric != stopper.metric:  # the run would go on watching the checkpoint's metric
@@ -316,7 +331,7 @@ def _resume(ckpts: checkpoint.Checkpoints, task: Task, state, keys, stopper: ear
             f"config {stopper.metric!r}; resume with the config the run started with, or use a new workdir")
     ckpts.delete_best_after(start)
     logging.info("resumed from the checkpoint of step %d in %s", start, ckpts.directory)
-    return restored["state"], restored["keys"], saved, _TrainMeans(extra["train_means"])
+    return restored["state"], restored["keys"], restored.get("carry"), saved, _TrainMeans(extra["train_means"])
 
 
 def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_changes: str) -> dict:
@@ -334,6 +349,7 @@ def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_ch
     ckpts = checkpoint.Checkpoints(workdir / "checkpoints", keep=config.get("keep_checkpoints") or 3)
     writer = writers.MetricWriter(workdir)
     means = _TrainMeans()
+    carry = task.train_carry() if task.train_carry is not None else None
 
     try:
         start = ckpts.latest_step() or 0
@@ -341,7 +357,7 @@ def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_ch
                                  started=bool(start) or (workdir / "results.json").exists())
         writer.truncate_after(start)  # records after the checkpoint (or all, from step 0) are written again
         if start:
-            state, keys, stopper, means = _resume(ckpts, task, state, keys, stopper, start)
+            state, keys, carry, stopper, means = _resume(ckpts, task, state, keys, carry, stopper, start)
     except BaseException:
         ckpts.close()  # pending asynchronous reads and saves end here, not in tracebacks at exit
         writer.close()
@@ -370,11 +386,15 @@ def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_ch
                 if stop.requested():  # Ctrl-C: keep the step reached, then stop (interrupts.py)
                     if step > (ckpts.latest_step() or 0):
                         check_finite()
-                        ckpts.save(step, {"state": state, "keys": keys}, extra=save_extra(step))
+                        ckpts.save(step, _saved(state, keys, carry), extra=save_extra(step))
                     ckpts.wait()
                     raise KeyboardInterrupt
                 batch = parallel.shard_batch(next(task.train_iterator), mesh)
+                if carry is not None:  # the step returns it replicated: split it over the devices like the batch
+                    batch = {**batch, "carry": jax.device_put(carry, parallel.batch_sharded(mesh))}
                 state, metrics = train_step(state, batch, keys["train"])
+                if carry is not None:
+                    carry = metrics.pop("carry")
                 means.add(metrics)
                 step += 1
                 if is_step(log_every, step):
@@ -388,14 +408,14 @@ def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_ch
                     writer.write(step, "eval", eval_metrics)
                     logging.info("step %d eval: %s", step, writers.format_metrics(eval_metrics))
                     if stopper.update(step, eval_metrics):
-                        ckpts.save_best(step, {"state": state, "keys": keys}, extra={"metrics": eval_metrics})
+                        ckpts.save_best(step, _saved(state, keys, carry), extra={"metrics": eval_metrics})
                     if stopper.stopped:
                         logging.info("early stopping at step %d: no improvement of eval %s for %d evaluations "
                                      "(best %.4g at step %d)", step, stopper.metric, stopper.patience,
                                      stopper.best, stopper.best_step)
                 if is_step(config.checkpoint_every, step) or stopper.stopped:
                     check_finite()
-                    ckpts.save(step, {"state": state, "keys": keys}, extra=save_extra(step))
+                    ckpts.save(step, _saved(state, keys, carry), extra=save_extra(step))
         check_finite()
         train_seconds = time.perf_counter() - train_start
         ckpts.wait()
@@ -403,7 +423,7 @@ def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_ch
         use_best = config.get("restore_best", True) and ckpts.best_step() is not None
         final_params, final_step = state.params, step
         if use_best:
-            restored, _ = ckpts.restore({"state": state, "keys": keys}, best=True)
+            restored, _ = ckpts.restore(_saved(state, keys, carry), best=True)
             final_params, final_step = restored["state"].params, ckpts.best_step()
         metrics = _final_metrics(task, eval_step, final_params, keys["eval"], mesh)
         if metrics:
