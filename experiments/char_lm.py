@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import launcher, models
+from experiments import launcher, models, tasks
 from seqmodels.data import real
 from seqmodels.data.tokenizers import CharTokenizer
 from seqmodels.models import transformer
@@ -46,18 +46,7 @@ NANOGPT = {"nanogpt_readme_cpu_valid_loss": 1.88, "nanogpt_readme_gpu_valid_loss
 def load_text(config) -> str:
     """The corpus: config.data_file if set, else data.source."""
     if config.data_file:
-        path = Path(config.data_file)
-        if not path.is_file():
-            raise ConfigError(f"data_file: {path} is not a file; pass a plain UTF-8 text file "
-                              f"(--config.data_file=input.txt)")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"data_file: {path} is not UTF-8 text ({e}); convert it, e.g. "
-                              f"`iconv -f latin1 -t utf-8`") from e
-        if not text:
-            raise ConfigError(f"data_file: {path} is empty; expected a text of at least a few thousand characters")
-        return text
+        return tasks.read_text_file(config.data_file, "data_file")
     if validate.choice("data.source", config.data.source, SOURCES) == "tiny_shakespeare":
         return "".join(real.tiny_shakespeare_text(split) for split in ("train", "validation", "test"))  # in order
     from pydoc_data import topics

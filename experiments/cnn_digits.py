@@ -83,11 +83,7 @@ def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
     for name in models.names(config.model):
         models.build(config.model, models.Spec(image[1], NUM_CLASSES, "class", seq_len=image[0]), name)
         for seed in range(config.seed, config.seed + num_seeds):
-            sub = ml_collections.ConfigDict(config.to_dict())
-            with sub.ignore_type():
-                sub.model = ml_collections.ConfigDict({"name": name, name: config.model[name].to_dict()})
-            sub.seed = seed
-            subs[f"{name}_seed{seed}"] = sub
+            subs[f"{name}_seed{seed}"] = models.sub_config(config, name, seed=seed)
     return subs
 
 

@@ -59,16 +59,8 @@ def load_digits(d) -> dict:
 def sub_config(config, name: str, **fields) -> ml_collections.ConfigDict:
     """A sub-run's config: the shared fields, `model` = {name, <name>: its section} with the section's own
     `optimizer` / `num_steps` applied, then `fields` (seed, early_stopping, ...); checked, and its model built."""
-    sub = ml_collections.ConfigDict(config.to_dict())
+    sub = models.sub_config(config, name, **fields)
     section = config.model[name].to_dict()
-    with sub.ignore_type():
-        sub.model = ml_collections.ConfigDict({"name": name, name: section})
-        sub.optimizer.update(section.get("optimizer") or {})
-        if section.get("num_steps"):
-            sub.num_steps = section["num_steps"]
-        for field, value in fields.items():
-            sub[field] = value
-    validate.train_config(sub)
     if section.get("kind", name) != "mlp":
         raise ConfigError(f"model.{name}.kind: this experiment trains MLPs (kind='mlp'), got {section.get('kind')!r}")
     models.build(sub.model, SPEC)

@@ -121,14 +121,7 @@ def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
     error stops the run before any data or training."""
     subs = {}
     for name in models.names(config.model):
-        sub = ml_collections.ConfigDict(config.to_dict())
-        section = config.model[name].to_dict()
-        with sub.ignore_type():
-            sub.model = ml_collections.ConfigDict({"name": name, name: section})
-            sub.optimizer.update(section.get("optimizer") or {})
-            if section.get("num_steps"):
-                sub.num_steps = section["num_steps"]
-        validate.train_config(sub)
+        sub = models.sub_config(config, name)
         models.build(sub.model, _spec(config.data.get("seq_len", 40)))
         subs[name] = sub
     return subs

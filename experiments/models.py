@@ -103,6 +103,23 @@ def section(model_config, name: str) -> dict:
     return {k: v for k, v in dict(model_config[name]).items() if k not in ("optimizer", "num_steps")}
 
 
+def sub_config(config, name: str, *, model_fields: dict | None = None, **fields) -> ml_collections.ConfigDict:
+    """The config of one sub-run of a multi-model experiment: the shared fields, `model` = {name, <name>: its
+    section, **model_fields}, the section's own `optimizer` / `num_steps` applied, then `fields` (seed, ...);
+    checked as a training config."""
+    sub = ml_collections.ConfigDict(config.to_dict())
+    section = config.model[name].to_dict()
+    with sub.ignore_type():
+        sub.model = ml_collections.ConfigDict({"name": name, **(model_fields or {}), name: section})
+        sub.optimizer.update(section.get("optimizer") or {})
+        if section.get("num_steps"):
+            sub.num_steps = section["num_steps"]
+        for field, value in fields.items():
+            sub[field] = value
+    validate.train_config(sub)
+    return sub
+
+
 def build(model_config, spec: Spec, name: str | None = None):
     """The model of section `name` (default: model_config.name), with the head `spec` asks for."""
     name = name or model_config.name

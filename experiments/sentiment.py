@@ -153,15 +153,8 @@ def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
     subs = {}
     for name in models.names(config.model):
         for seed in seeds:
-            sub = ml_collections.ConfigDict(config.to_dict())
-            section = config.model[name].to_dict()
-            with sub.ignore_type():
-                sub.model = ml_collections.ConfigDict({"name": name, "embed_dim": config.model.embed_dim,
-                                                       name: section})
-                sub.seed, sub.seeds = seed, (seed,)
-                sub.optimizer.update(section.get("optimizer") or {})  # a section's own optimizer / num_steps
-                sub.num_steps = section.get("num_steps") or sub.num_steps
-            validate.train_config(sub)
+            sub = models.sub_config(config, name, model_fields={"embed_dim": config.model.embed_dim}, seed=seed,
+                                    seeds=(seed,))
             build_model(sub.model, vocab_size=8)
             subs[name if len(seeds) == 1 else f"{name}_seed{seed}"] = sub
     return subs

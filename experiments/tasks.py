@@ -1,5 +1,6 @@
 """Task builders the experiments share (seqmodels.training.Task from data in memory)."""
 
+from pathlib import Path
 from typing import Any, Callable
 
 from experiments import models
@@ -35,3 +36,20 @@ def array_task(config: Any, model, loss_fn: Callable, train: dict, test: dict, r
         reference=reference,
         **task_fields,
     )
+
+
+def read_text_file(path: str, field: str) -> str:
+    """The text of a user's plain UTF-8 file (e.g. tiny Shakespeare's input.txt); a missing, non-UTF-8 or empty
+    file is a ConfigError naming the config `field` that gave it."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{field}: {path!r} is not a file; give a plain UTF-8 text file "
+                          f"(--config.{field}=input.txt)")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{field}: {path!r} is not UTF-8 text (byte {e.start}: {e.reason}); convert it, e.g. "
+                          f"`iconv -f latin1 -t utf-8`") from None
+    if not text.strip():
+        raise ConfigError(f"{field}: {path!r} is empty; give a plain text file with words in it")
+    return text

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from absl import logging
 
-from experiments import launcher
+from experiments import launcher, tasks
 from seqmodels.models import word2vec as w2v
 from seqmodels.training import ConfigError, validate
 
@@ -29,18 +29,7 @@ def load_text(data_file: str) -> tuple[str, str]:
     if not data_file:
         from pydoc_data import topics
         return "\n".join(topics.topics.values()), "pydoc_data.topics (Python's documentation topics)"
-    path = Path(data_file)
-    if not path.is_file():
-        raise ConfigError(f"data.data_file: {data_file!r} is not a file; give a UTF-8 plain text file, or '' for "
-                          f"the stdlib's pydoc_data.topics")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"data.data_file: {data_file!r} is not UTF-8 text (byte {e.start}: {e.reason}); "
-                          f"convert it, e.g. iconv -t UTF-8") from None
-    if not text.strip():
-        raise ConfigError(f"data.data_file: {data_file!r} is empty; give a plain text file with words in it")
-    return text, str(path)
+    return tasks.read_text_file(data_file, "data.data_file"), data_file
 
 
 def corpus(config) -> dict:
