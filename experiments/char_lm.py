@@ -34,11 +34,13 @@ from experiments import launcher, models, tasks
 from seqmodels.data import real
 from seqmodels.data.tokenizers import CharTokenizer
 from seqmodels.models import transformer
-from seqmodels.models.language_model import LanguageModel
+from seqmodels.models.language_model import WEIGHT_INITS, LanguageModel
 from seqmodels.models.rnn_language_model import RNNLanguageModel
 from seqmodels.training import ConfigError, Task, losses, validate
 
 MODELS = ("transformer", "lstm", "gru")
+EMBEDDINGS = {"vaswani": dict(embed_scale=True, embed_stddev=None),  # sqrt(D) E, E ~ N(0, 1/D)
+              "gpt2": dict(embed_scale=False, embed_stddev=0.02)}  # E, E ~ N(0, 0.02^2) (nanoGPT)
 SOURCES = ("pydoc_topics", "tiny_shakespeare")
 NANOGPT = {"nanogpt_readme_cpu_valid_loss": 1.88, "nanogpt_readme_gpu_valid_loss": 1.4697}  # tiny Shakespeare
 
@@ -126,8 +128,11 @@ def build_model(config, vocab_size: int):
     if name == "transformer":
         d = validate.positive("model.transformer.d_model", m["d_model"], integer=True)
         block = transformer.Block(d, m["num_heads"], 4 * d, causal=True, drop_rate=m["drop_rate"], norm_eps=1e-5)
+        embedding = EMBEDDINGS[validate.choice("model.transformer.embedding", m["embedding"], tuple(EMBEDDINGS))]
         return LanguageModel(vocab_size, transformer.Stack(block, m["num_layers"]), max_len=config.data.context,
-                             positional="learned")
+                             positional="learned", **embedding,
+                             weight_init=validate.choice("model.transformer.weight_init", m["weight_init"],
+                                                         WEIGHT_INITS))
     return RNNLanguageModel.of(name, vocab_size, m["hidden_size"], m["num_layers"], drop_rate=m["drop_rate"])
 
 

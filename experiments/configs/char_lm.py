@@ -6,11 +6,15 @@
 The default is nanoGPT's README CPU run of train_shakespeare_char.py (`nanogpt_cpu`, the same): 4 layers,
 4 heads, n_embd 128, context 64, batch 12, 2000 iterations, dropout 0, AdamW (lr 1e-3, betas 0.9/0.99,
 weight decay 0.1 on matrices), 100 warm-up steps then cosine decay to 1e-4 at step 2000, gradient clip 1.0,
-eval_iters 20 every 250 steps. The LSTM and GRU sections have about the Transformer's 0.81M parameters
-and train the same steps and characters (12 streams x 64, stateful truncated BPTT).
+eval_iters 20 every 250 steps. The token embedding is nanoGPT's (`embedding="gpt2"`: E ~ N(0, 0.02^2),
+not scaled by sqrt(D), plus learned positions N(0, 0.02^2)): it closes the gap to nanoGPT (with
+`embedding="vaswani"`, sqrt(D) E and E ~ N(0, 1/D), the step-2000 loss was 1.911 / 1.906). The LSTM and GRU
+sections have about the Transformer's 0.81M parameters and train the same steps and characters (12 streams
+x 64, stateful truncated BPTT).
 Seen on tiny Shakespeare (results/char_lm/README.md), val loss at step 2000, nats (20-batch estimate / whole
-split): Transformer 1.911 / 1.906, LSTM 1.822 / 1.811, GRU 1.714 / 1.717; nanoGPT's README: 1.88 in about
-3 minutes on a CPU. Runtime: the Transformer 319 s end to end on a 2-vCPU AMD EPYC (nanoGPT 424 s beside it).
+split): Transformer 1.824 / 1.820, LSTM 1.822 / 1.811, GRU 1.714 / 1.717; nanoGPT's README: 1.88 in about
+3 minutes on a CPU; nanoGPT measured on this machine: 1.8857. Runtime: the Transformer 395 s end to end on a
+2-vCPU AMD EPYC at load average ~7 (the `vaswani` run: 319 s, nanoGPT 424 s beside it, at load 0.5-9).
 `:small` is the CI config (seconds of training).
 """
 
@@ -45,7 +49,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
     config.model = ml_collections.ConfigDict()
     config.model.name = "transformer"  # transformer | lstm | gru
-    config.model.transformer = dict(num_layers=4, num_heads=4, d_model=128, drop_rate=0.0)  # d_ff = 4 d_model
+    config.model.transformer = dict(num_layers=4, num_heads=4, d_model=128, drop_rate=0.0,  # d_ff = 4 d_model
+                                    embedding="gpt2",  # gpt2: E ~ N(0, 0.02^2) | vaswani: sqrt(D) E, E ~ N(0, 1/D)
+                                    weight_init="default")  # default (Glorot) | gpt2: N(0, 0.02^2), see LanguageModel
     config.model.lstm = dict(num_layers=2, hidden_size=220, drop_rate=0.0)  # 0.81M parameters (V = 69)
     config.model.gru = dict(num_layers=2, hidden_size=252, drop_rate=0.0)  # 0.80M parameters
 
@@ -61,7 +67,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         config.data.context = 16
         config.data.eval_iters = 2
         config.data.sample_chars = 40
-        config.model.transformer = dict(num_layers=1, num_heads=2, d_model=16, drop_rate=0.0)
+        config.model.transformer.update(num_layers=1, num_heads=2, d_model=16)
         config.model.lstm = dict(num_layers=1, hidden_size=16, drop_rate=0.0)
         config.model.gru = dict(num_layers=1, hidden_size=16, drop_rate=0.0)
         config.optimizer.warmup_steps = 2

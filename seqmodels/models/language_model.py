@@ -4,6 +4,13 @@
     h = Stack(Drop(x))                         causal blocks, no cross-attention
     logits = h E^T   (tied)  or  h W + b
 
+GPT-2 / nanoGPT options (the defaults keep the above): embed_scale=False
+drops sqrt(D) (x_t = E[id_t] + p_t), embed_stddev sets E ~ N(0, s^2)
+(default 1/sqrt(D); GPT-2: 0.02); weight_init="gpt2" draws every matrix
+of the stack (and an untied head) from N(0, 0.02^2), the residual output
+projections (attention out, MLP out) from N(0, (0.02 / sqrt(2 L))^2),
+L = num_layers.
+
 Position t predicts token t + 1 from tokens <= t. `lengths` zeroes the
 logits of padded positions (causal attention already keeps them out of the
 valid ones). `init_cache` + `decode` run new tokens only, on the blocks' KV
@@ -23,6 +30,8 @@ from seqmodels.models import decoding, token_embedding
 from seqmodels.models.transformer import Stack
 from seqmodels.nn import dense, dropout
 
+WEIGHT_INITS = ("default", "gpt2")
+
 
 @dataclasses.dataclass(frozen=True)
 class LanguageModel:
@@ -33,8 +42,13 @@ class LanguageModel:
     max_len: int = 2048
     positional: str = "sinusoidal"  # "sinusoidal" | "learned" | "none" (e.g. with rotary blocks)
     tie_embeddings: bool = True  # logits = x E^T
+    embed_scale: bool = True  # x_t = sqrt(D) E[id_t] + p_t; False: E[id_t] + p_t
+    embed_stddev: float | None = None  # E ~ N(0, embed_stddev^2); None: 1/sqrt(D)
+    weight_init: str = "default"  # "default" (the layers' own initialisers) | "gpt2" (see the docstring)
 
     def __post_init__(self):
+        if self.weight_init not in WEIGHT_INITS:
+            raise ValueError(f"LanguageModel: weight_init must be one of {WEIGHT_INITS}, got {self.weight_init!r}")
         if not self.decoder.block.causal or self.decoder.block.cross_attention:
             raise ValueError("LanguageModel: the decoder block needs causal=True and cross_attention=False")
 
@@ -42,15 +56,35 @@ class LanguageModel:
         ke, kd, ko = jax.random.split(key, 3)
         D = self.decoder.block.d_model
         params = {"embed": token_embedding.init(ke, self.vocab_size, D, max_len=self.max_len,
-                                                positional_kind=self.positional, dtype=dtype),
+                                                positional_kind=self.positional, stddev=self.embed_stddev,
+                                                dtype=dtype),
                   "decoder": self.decoder.init(kd, dtype=dtype)}
         if not self.tie_embeddings:
             params["head"] = dense.init(ko, D, self.vocab_size, dtype=dtype)
+        if self.weight_init == "gpt2":
+            params = {**params, **self._gpt2_weights(jax.random.fold_in(kd, 1), params)}
         return params
+
+    def _gpt2_weights(self, key: Key, params: Params) -> Params:
+        """The stack's (and an untied head's) matrices redrawn: N(0, 0.02^2), residual outputs
+        N(0, (0.02 / sqrt(2 L))^2); biases and norms as initialised (zeros, ones)."""
+        parts = {k: params[k] for k in ("decoder", "head") if k in params}
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(parts)
+        residual = 0.02 / (2 * self.decoder.num_layers) ** 0.5
+
+        def draw(path, x, k):
+            if x.ndim < 2:
+                return x
+            names = [getattr(p, "key", None) for p in path]
+            std = residual if names[-2:] == ["out", "w"] and names[-3] in ("attn", "mlp") else 0.02
+            return std * jax.random.normal(k, x.shape, x.dtype)
+
+        keys = jax.random.split(key, len(leaves))
+        return jax.tree_util.tree_unflatten(treedef, [draw(p, x, k) for (p, x), k in zip(leaves, keys)])
 
     def _embed(self, params, ids, positions):
         return token_embedding.apply(params, ids, positions, positional_kind=self.positional,
-                                     max_len=self.max_len)  # [T, D]
+                                     max_len=self.max_len, scale=self.embed_scale)  # [T, D]
 
     def _logits(self, params, x):
         return token_embedding.logits(params["embed"], x, None if self.tie_embeddings else params["head"])
@@ -94,4 +128,4 @@ class LanguageModel:
                                  temperature=temperature)
 
 
-__all__ = ["LanguageModel"]
+__all__ = ["WEIGHT_INITS", "LanguageModel"]

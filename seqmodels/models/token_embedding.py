@@ -1,6 +1,7 @@
 """Token embedding with positions, the input layer of the Transformer language models.
 
-    x_t = sqrt(D) E[id_t] + p_t          E: [V, D]  (Vaswani et al.'s scaling)
+    x_t = sqrt(D) E[id_t] + p_t          E: [V, D] ~ N(0, 1/D)  (Vaswani et al.'s scaling, the default)
+    x_t = E[id_t] + p_t                  scale=False, e.g. with stddev=0.02 (GPT-2 / nanoGPT)
 
 p_t is `positional.sinusoidal` (no parameters), a learned table [max_len, D]
 (`positional.learned`), or nothing ("none", e.g. with rotary attention,
@@ -21,26 +22,30 @@ POSITIONALS = ("sinusoidal", "learned", "none")  # rotary lives in the attention
 
 
 def init(key: Key, vocab_size: int, d_model: int, *, max_len: int, positional_kind: str,
-         dtype=jnp.float32) -> Params:
-    """{'tokens': E [V, D] ~ N(0, 1/D)} plus {'positions': [max_len, D]} when positional_kind='learned'."""
+         stddev: float | None = None, dtype=jnp.float32) -> Params:
+    """{'tokens': E [V, D] ~ N(0, stddev^2), stddev = 1/sqrt(D) if None} plus {'positions': [max_len, D]
+    ~ N(0, 0.02^2)} when positional_kind='learned'."""
     if positional_kind not in POSITIONALS:
         raise ValueError(f"positional must be one of {POSITIONALS}, got {positional_kind!r}")
     ke, kp = jax.random.split(key)
-    params = {"tokens": embedding.init(ke, vocab_size, d_model, stddev=d_model ** -0.5, dtype=dtype)}
+    params = {"tokens": embedding.init(ke, vocab_size, d_model, stddev=d_model ** -0.5 if stddev is None else stddev,
+                                          dtype=dtype)}
     if positional_kind == "learned":
         params["positions"] = positional.learned_init(kp, max_len, d_model, dtype=dtype)
     return params
 
 
 def apply(params: Params, ids: Int[Array, "T"], positions: Int[Array, "T"], *, positional_kind: str,
-          max_len: int) -> Float[Array, "T D"]:
-    """x_t = sqrt(D) E[id_t] + p_t at the given positions (0..T-1, or the cache index on when decoding)."""
+          max_len: int, scale: bool = True) -> Float[Array, "T D"]:
+    """x_t = sqrt(D) E[id_t] + p_t (E[id_t] + p_t if not `scale`) at the given positions (0..T-1, or the
+    cache index on when decoding)."""
     if ids.ndim != 1:
         raise ValueError(f"expected token ids of shape [T] (one example; vmap over the batch), got {ids.shape}")
     if ids.shape[0] > max_len:
         raise ValueError(f"sequence of {ids.shape[0]} tokens is longer than max_len={max_len}")
     x = embedding.apply(params["tokens"], ids)  # [T, D]
-    x = x * math.sqrt(x.shape[-1])
+    if scale:
+        x = x * math.sqrt(x.shape[-1])
     if positional_kind == "sinusoidal":
         x = x + positional.sinusoidal(positions, x.shape[-1], dtype=x.dtype)
     elif positional_kind == "learned":

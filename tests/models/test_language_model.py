@@ -114,3 +114,52 @@ def test_lm_loss_goes_down_and_samples():
 def test_bad_input_raises(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+# --------------------------------------------------------------------------- GPT-2 / nanoGPT options
+
+
+def test_default_embedding_is_unchanged_vaswani():
+    """The defaults draw E ~ N(0, 1/D) with the same key as before the options existed and scale by sqrt(D)."""
+    spec, key, ids = lm_spec(positional="learned"), jax.random.key(3), ids_of()
+    params = spec.init(key)
+    k_embed = jax.random.split(key, 3)[0]
+    k_tokens, k_positions = jax.random.split(k_embed)
+    table = D ** -0.5 * jax.random.normal(k_tokens, (V, D))
+    np.testing.assert_array_equal(params["embed"]["tokens"]["table"], table)
+    np.testing.assert_array_equal(params["embed"]["positions"]["table"], 0.02 * jax.random.normal(k_positions, (16, D)))
+    x = spec._embed(params["embed"], ids, jnp.arange(T))
+    np.testing.assert_allclose(x, np.sqrt(D) * table[ids] + params["embed"]["positions"]["table"][:T], rtol=1e-6)
+
+
+def test_gpt2_options_embedding_and_weights():
+    block = tf.Block(D, N, F, causal=True)
+    plain = LanguageModel(V, tf.Stack(block, 2), max_len=16, positional="learned")
+    spec = LanguageModel(V, tf.Stack(block, 2), max_len=16, positional="learned", embed_scale=False,
+                         embed_stddev=0.02, weight_init="gpt2")
+    key, ids = jax.random.key(3), ids_of()
+    params, before = spec.init(key), plain.init(key)
+    table = params["embed"]["tokens"]["table"]
+    np.testing.assert_allclose(table, 0.02 * D ** 0.5 * before["embed"]["tokens"]["table"], rtol=1e-6)
+    x = spec._embed(params["embed"], ids, jnp.arange(T))  # x_t = E[id_t] + p_t, unscaled
+    np.testing.assert_allclose(x, table[ids] + params["embed"]["positions"]["table"][:T], rtol=1e-6)
+    layers = [params["decoder"][f"layer_{i}"] for i in range(2)]
+    residual = np.concatenate([np.ravel(l[a]["out"]["w"]) for l in layers for a in ("attn", "mlp")])
+    others = np.concatenate([np.ravel(l[a][b]["w"]) for l in layers
+                             for a, b in (("attn", "query"), ("attn", "key"), ("attn", "value"), ("mlp", "in"))])
+    assert abs(others.std() - 0.02) < 0.002 and abs(others.mean()) < 0.002  # 2560 draws of N(0, 0.02^2)
+    assert abs(residual.std() - 0.01) < 0.0015  # 0.02 / sqrt(2 L), L = 2: 1536 draws
+    for l, b in zip(layers, [before["decoder"][f"layer_{i}"] for i in range(2)]):  # biases and norms untouched
+        np.testing.assert_array_equal(l["attn"]["out"]["b"], b["attn"]["out"]["b"])
+        np.testing.assert_array_equal(l["mlp_norm"]["scale"], b["mlp_norm"]["scale"])
+    full = spec.apply(params, ids, deterministic=True)  # the cache path uses the options too
+    cache, step = spec.init_cache(T), []
+    for t in range(T):
+        cache, logits = spec.decode(params, cache, ids[t:t + 1])
+        step.append(logits[0])
+    np.testing.assert_allclose(jnp.stack(step), full, atol=1e-4)
+
+
+def test_bad_weight_init_raises():
+    with pytest.raises(ValueError, match="weight_init must be one of"):
+        LanguageModel(V, tf.Stack(tf.Block(D, N, F, causal=True), 1), weight_init="xavier")
