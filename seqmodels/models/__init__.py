@@ -8,6 +8,7 @@
     decoding          greedy or sampled autoregressive generation from a cached decoder
     mixer             MLP-Mixer for sequences
     heads, mlp        heads over any backbone (classifier, per-frame), the MLP
+    mlm               BERT's masking rule (80/10/10) and a masked-LM Transformer encoder
     word2vec          skip-gram with negative sampling or the full softmax, subsampling, neighbours
     hopfield          Hopfield network: Hebbian storage, energy, asynchronous/synchronous recall
     rbm               Bernoulli RBM: Gibbs sampling, free energy, CD-k and persistent CD, pseudo-likelihood

@@ -1,0 +1,219 @@
+"""BERT-style masked-LM pretraining of a Transformer encoder, then fine-tuning on few labels vs from scratch.
+
+    python -m experiments.mlm --workdir=workdirs/mlm [--config=experiments/configs/mlm.py:small]
+
+Data: the generated reviews of experiments/sentiment.py (its `cached_data`: word order and long range
+decide the label). Pretraining reads `data.num_unlabelled` more generated reviews (their labels unused,
+their own seed) with the masking rule of seqmodels.models.mlm (15% of the words: 80% <mask>, 10% a
+random word, 10% kept); <mask> is one id appended to the word vocabulary.
+
+Sub-runs, one after another: "pretrain" (the masked LM; its final encoder is saved to
+<workdir>/pretrain/encoder.npz), then for every label fraction (1%, 10%, 100% of the training labels,
+stratified per seed), init ("scratch" | "pretrained") and seed, a classifier: the encoder, the mean of its
+states over the valid words, a dense read-out; "pretrained" starts its encoder from encoder.npz, the
+read-out random either way, and all of it is fine-tuned. `combine` writes the table (test accuracy, mean
++- std over seeds) and plots/accuracy.png.
+"""
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from experiments import launcher, models, sentiment, summarize as reporting
+from experiments.pretraining import labelled_subset
+from experiments.summarize import plt
+from seqmodels.data import batching, synthetic, tokenizers
+from seqmodels.models import heads
+from seqmodels.models.mlm import MaskedLM
+from seqmodels.models.transformer import Block, Stack
+from seqmodels.training import ConfigError, Task, losses, validate
+
+INITS = ("scratch", "pretrained")
+
+
+def run_name(fraction: float, init: str, seed: int) -> str:
+    return f"labels{100 * fraction:g}pct_{init}_seed{seed}"
+
+
+def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
+    validate.choice("data.source", config.data.source, ("generated",))  # the unlabelled reviews are generated
+    if not config.seeds or not config.inits:
+        raise ConfigError(f"seeds, inits: expected at least one value each, got {config.seeds!r}, {config.inits!r}")
+    for init in config.inits:
+        validate.choice("inits", init, INITS)
+    for f in config.data.label_fractions:
+        validate.in_range("data.label_fractions", validate.positive("data.label_fractions", f), 0.0, 1.0)
+    validate.positive("data.num_unlabelled", config.data.num_unlabelled, integer=True)
+    build(config, vocab_size=8)  # a bad model section stops the run before any data or training
+    subs = {}
+    if "pretrained" in config.inits:
+        pre = ml_collections.ConfigDict(config.to_dict())
+        pre.stage = "pretrain"
+        pre.update({k: v for k, v in config.pretrain.items() if k != "optimizer"})
+        pre.optimizer.update(config.pretrain.optimizer)
+        subs["pretrain"] = pre
+    for fraction in config.data.label_fractions:
+        for init in config.inits:
+            for seed in config.seeds:
+                sub = ml_collections.ConfigDict(config.to_dict())
+                sub.seed, sub.init, sub.data.label_fraction = int(seed), init, float(fraction)
+                subs[run_name(fraction, init, seed)] = sub
+    for sub in subs.values():
+        validate.train_config(sub)
+    return subs
+
+
+def build(config, vocab_size: int) -> MaskedLM:
+    """The masked LM over the word vocabulary plus <mask> (the last id)."""
+    m = config.model
+    block = Block(d_model=m.d_model, num_heads=m.num_heads, d_ff=m.d_ff, drop_rate=m.drop_rate)
+    return MaskedLM(vocab_size + 1, Stack(block, m.num_layers), mask_id=vocab_size,
+                    special_ids=(tokenizers.PAD_ID, tokenizers.BOS_ID, tokenizers.EOS_ID), max_len=m.max_len)
+
+
+def classifier(mlm: MaskedLM) -> heads.SequenceClassifier:
+    """The encoder's states, their mean over the valid words, a dense read-out to 2 classes."""
+    def apply(params, ids, *, lengths=None, key=None, deterministic=False):
+        return mlm.encode(params, ids, lengths, key=key, deterministic=deterministic)
+
+    return heads.SequenceClassifier(heads.Backbone(mlm.init, apply, mlm.encoder.block.d_model), 2, pool="mean")
+
+
+def unlabelled(config, tok) -> list[np.ndarray]:
+    d = config.data
+    texts = synthetic.make_sentiment(d.seed + 2, d.num_unlabelled, contrast_rate=d.contrast_rate,
+                                     negation_rate=d.negation_rate, max_before=d.max_before,
+                                     max_after=d.max_after)["text"]  # seeds d.seed, d.seed + 1: train, test
+    return [tok.encode(t) for t in texts]
+
+
+def save_params(path: Path, params) -> None:
+    flat = jax.tree_util.tree_flatten_with_path(params)[0]
+    np.savez(path, **{jax.tree_util.keystr(k): np.asarray(v) for k, v in flat})
+
+
+def load_params(path: Path, template):
+    if not path.exists():
+        raise ConfigError(f"{path} is missing: the fine-tuning sub-runs start from the 'pretrain' sub-run's encoder "
+                          f"(run the whole experiment, or inits=('scratch',))")
+    saved = np.load(path)
+
+    def one(k, v):
+        if saved[jax.tree_util.keystr(k)].shape != v.shape:
+            raise ConfigError(f"{path}: {jax.tree_util.keystr(k)} has shape {saved[jax.tree_util.keystr(k)].shape}, "
+                              f"the model's {v.shape}; the config's model section must be the pretrained one's")
+        return jnp.asarray(saved[jax.tree_util.keystr(k)])
+
+    return jax.tree_util.tree_map_with_path(one, template)
+
+
+def labelled(config) -> dict:
+    """experiments/sentiment.py's reviews and tokenizer, the same for every sub-run (its data fields only)."""
+    d = {k: v for k, v in config.data.items() if k not in ("label_fraction", "label_fractions", "num_unlabelled")}
+    return sentiment.cached_data(ml_collections.ConfigDict({"data": d}))
+
+
+def make_task(config, workdir=None) -> Task:
+    data = labelled(config)
+    tok, L = data["tokenizer"], data["max_len"]
+    mlm = build(config, tok.vocab_size)
+    if config.get("stage") == "pretrain":
+        return pretrain_task(config, workdir, mlm, tok)
+    keep = labelled_subset(data["train"]["y"], config.data.label_fraction, config.seed)
+    train = batching.ArraySource({"x": [data["train"]["x"][i] for i in keep], "y": data["train"]["y"][keep]})
+    model = classifier(mlm)
+
+    def init_params(key):
+        params = model.init(key)
+        if config.init == "pretrained":
+            params["backbone"] = load_params(Path(workdir).parent / "pretrain" / "encoder.npz", params["backbone"])
+        return params
+
+    def loss_fn(params, batch, key, train):
+        logits = model.apply_batch(params, batch["x"], batch["lengths"], key=key, deterministic=not train)  # [B, 2]
+        return losses.cross_entropy(logits, batch["y"]), {"accuracy": losses.accuracy(logits, batch["y"])}
+
+    def final_eval(params):
+        right = (sentiment.predict(model, params, data["test"]["x"], L, config.batch_size) > 0.5) == data["test"]["y"]
+        contrast = right[data["test"]["contrast"]]  # "A , but B" reviews: B decides
+        return {"test_accuracy": float(right.mean()), "accuracy_contrast": float(contrast.mean()),
+                "num_labels": len(keep), "num_params": models.num_params(params)}
+
+    return Task(init_params=init_params, loss_fn=loss_fn,
+                train_iterator=batching.TrainIterator(train, min(config.batch_size, len(keep)), seed=config.seed,
+                                                      pad_to=L),
+                final_eval=final_eval, reference={"chance": 0.5})  # no eval batches: final_eval tests once
+
+
+def pretrain_task(config, workdir, mlm: MaskedLM, tok) -> Task:
+    xs = unlabelled(config, tok)
+    num_valid = min(len(xs) // 5, 512)
+    train, valid = batching.ArraySource({"x": xs[num_valid:]}), batching.ArraySource({"x": xs[:num_valid]})
+    L = max(len(x) for x in xs)
+
+    def loss_fn(params, batch, key, train):
+        return mlm.loss(params, batch["x"], batch["lengths"], key, deterministic=not train)
+
+    def final_eval(params):
+        if workdir is not None:
+            save_params(Path(workdir) / "encoder.npz", params)
+        return {"num_unlabelled": len(xs), "num_params": models.num_params(params)}
+
+    return Task(init_params=mlm.init, loss_fn=loss_fn,
+                train_iterator=batching.TrainIterator(train, config.batch_size, seed=config.seed, pad_to=L),
+                eval_batches=lambda: batching.eval_batches(valid, config.batch_size, pad_to=L),
+                final_eval=final_eval, reference={"chance_masked_word": 1 / tok.vocab_size})
+
+
+def combine(config, workdir, results: dict) -> dict:
+    workdir, table, rows = Path(workdir), {}, []
+    for fraction in config.data.label_fractions:
+        for init in config.inits:
+            rs = [results[run_name(fraction, init, s)]["metrics"] for s in config.seeds]
+            accs, contrast = [r["test_accuracy"] for r in rs], [r["accuracy_contrast"] for r in rs]
+            table[f"{100 * fraction:g}%_{init}"] = {
+                "label_fraction": fraction, "init": init, "num_labels": int(rs[0]["num_labels"]),
+                "test_accuracy_mean": float(np.mean(accs)), "test_accuracy_std": float(np.std(accs)),
+                "test_accuracy_per_seed": accs, "accuracy_contrast_mean": float(np.mean(contrast))}
+            rows.append([f"{100 * fraction:g}% ({int(rs[0]['num_labels'])})", init,
+                         f"{100 * np.mean(accs):.1f} +- {100 * np.std(accs):.1f}", f"{100 * np.mean(contrast):.1f}"])
+    pre = results.get("pretrain")
+    combined = {
+        "metrics": {f"test_accuracy_{n}": m["test_accuracy_mean"] for n, m in table.items()},
+        "table": table,
+        "pretrain": pre and {"metrics": pre["metrics"], "train_seconds": pre["timing"]["train_seconds"]},
+        "reference": {"chance": 0.5, "source": "Devlin et al. 2019 (BERT): pretraining helps most with few labels"},
+        "config": config.to_dict(),
+        "timing": {"train_seconds": sum(r["timing"]["train_seconds"] for r in results.values())},
+    }
+    if jax.process_index() == 0:
+        reporting.write_summary(workdir, combined, title="Masked-LM pretraining, then sentiment fine-tuning",
+                                table=reporting.markdown_table(
+                                    ["labels", "init", "test accuracy (%)", "contrast reviews (%)"], rows))
+        plot(table, config, workdir / "plots" / "accuracy.png")
+    return combined
+
+
+def plot(table: dict, config, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for init in config.inits:
+        rows = [m for m in table.values() if m["init"] == init]
+        ax.errorbar([100 * m["label_fraction"] for m in rows], [100 * m["test_accuracy_mean"] for m in rows],
+                    yerr=[100 * m["test_accuracy_std"] for m in rows], marker="o", capsize=3, label=init)
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training reviews (% of the training set)")
+    ax.set_ylabel(f"test accuracy (%), mean +- std of {len(config.seeds)} seeds")
+    ax.set_title("Transformer encoder: from scratch vs masked-LM pretrained")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    launcher.run(make_task, sub_runs=sub_runs, combine=combine)
