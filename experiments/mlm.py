@@ -22,9 +22,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from experiments import launcher, models, sentiment, summarize as reporting
+from experiments import launcher, models, pretraining, sentiment, summarize as reporting
 from experiments.pretraining import labelled_subset
-from experiments.summarize import plt
 from seqmodels.data import batching, synthetic, tokenizers
 from seqmodels.models import heads
 from seqmodels.models.mlm import MaskedLM
@@ -193,26 +192,11 @@ def combine(config, workdir, results: dict) -> dict:
         reporting.write_summary(workdir, combined, title="Masked-LM pretraining, then sentiment fine-tuning",
                                 table=reporting.markdown_table(
                                     ["labels", "init", "test accuracy (%)", "contrast reviews (%)"], rows))
-        plot(table, config, workdir / "plots" / "accuracy.png")
+        pretraining.plot(table, config, workdir / "plots" / "accuracy.png",
+                         x=lambda m: 100 * m["label_fraction"],
+                         xlabel="labelled training reviews (% of the training set)",
+                         title="Transformer encoder: from scratch vs masked-LM pretrained")
     return combined
-
-
-def plot(table: dict, config, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for init in config.inits:
-        rows = [m for m in table.values() if m["init"] == init]
-        ax.errorbar([100 * m["label_fraction"] for m in rows], [100 * m["test_accuracy_mean"] for m in rows],
-                    yerr=[100 * m["test_accuracy_std"] for m in rows], marker="o", capsize=3, label=init)
-    ax.set_xscale("log")
-    ax.set_xlabel("labelled training reviews (% of the training set)")
-    ax.set_ylabel(f"test accuracy (%), mean +- std of {len(config.seeds)} seeds")
-    ax.set_title("Transformer encoder: from scratch vs masked-LM pretrained")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -164,16 +164,18 @@ def combine(config, workdir, results: dict) -> dict:
     return combined
 
 
-def plot(table: dict, config, path: Path) -> None:
+def plot(table: dict, config, path: Path, *, x=lambda m: m["num_labels"], xlabel="labelled training images",
+         title="MLP on 8x8 digits: random init vs greedy AE pretraining") -> None:
+    """Test accuracy (mean +- std over seeds) against the labels used, one curve per init (also mlm's)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for init in config.inits:
         rows = [m for m in table.values() if m["init"] == init]
-        ax.errorbar([m["num_labels"] for m in rows], [100 * m["test_accuracy_mean"] for m in rows],
+        ax.errorbar([x(m) for m in rows], [100 * m["test_accuracy_mean"] for m in rows],
                     yerr=[100 * m["test_accuracy_std"] for m in rows], marker="o", capsize=3, label=init)
     ax.set_xscale("log")
-    ax.set_xlabel("labelled training images")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(f"test accuracy (%), mean +- std of {len(config.seeds)} seeds")
-    ax.set_title("MLP on 8x8 digits: random init vs greedy AE pretraining")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
