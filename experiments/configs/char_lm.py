@@ -13,8 +13,8 @@ sections have about the Transformer's 0.81M parameters and train the same steps 
 x 64, stateful truncated BPTT).
 Seen on tiny Shakespeare (results/char_lm/README.md), val loss at step 2000, nats (20-batch estimate / whole
 split): Transformer 1.824 / 1.820, LSTM 1.822 / 1.811, GRU 1.714 / 1.717; nanoGPT's README: 1.88 in about
-3 minutes on a CPU; nanoGPT measured on this machine: 1.8857. Runtime: the Transformer 395 s end to end on a
-2-vCPU AMD EPYC at load average ~7 (the `vaswani` run: 319 s, nanoGPT 424 s beside it, at load 0.5-9).
+3 minutes on a CPU; nanoGPT measured on this machine: 1.8857. Runtime: the Transformer 154 s end to end on a
+quiet 2-vCPU AMD EPYC (nanoGPT's README command: 95 s, one after the other; benchmarks/char_lm_nanogpt.py).
 `:small` is the CI config (seconds of training).
 """
 
