@@ -4,6 +4,8 @@
     python -m benchmarks.attention --lengths 1024,2048  # chosen lengths
     python -m benchmarks.attention --quick              # a short trial run (B=2, T = 512, 1024)
     python -m benchmarks.attention --json               # one JSON object per case on stdout
+    python -m benchmarks.attention --model --lengths 1024,2048   # a Transformer classifier's training step
+                                                                 # with each attention kind (MODEL_KINDS)
 
 Each (method, T) case runs in its own subprocess, so its peak memory
 (VmHWM of /proc/self/status, the resident high-water mark) is its own. A
@@ -28,6 +30,14 @@ and is reported as "skipped (est. X GiB)". Approximate methods (local,
 BigBird, Performer) compute a different function: their rows time a
 different model, not the same numbers faster.
 
+--model times something else: one training step (loss, gradients, Adam
+update) of a Transformer classifier from `experiments.models` (`--layers`
+blocks of d_model = heads x head_dim, d_ff = 2 d_model, bidirectional, as in
+a ListOps model) with each attention kind of the registry's `attention`
+field, parameters MODEL_ATTENTION; "dense" and "blockwise" are attention=dense
+with attn_impl dense / blockwise. The XLA column is then the compiled step's
+temporaries (`compiled.memory_analysis().temp_size_in_bytes`).
+
 Figures depend on the machine and on what else runs on it; compare rows of
 one run only.
 """
@@ -45,6 +55,10 @@ METHODS = ("seqmodels_blockwise", "seqmodels_local", "seqmodels_bigbird", "seqmo
            "jax_nn", "flax", "einsum")
 DENSE_METHODS = ("jax_nn", "flax", "einsum")
 DEFAULT_LENGTHS = (1024, 2048, 4096, 8192, 16384)
+MODEL_KINDS = ("dense", "blockwise", "local", "strided", "fixed", "longformer", "bigbird", "performer")
+MODEL_ATTENTION = dict(window=128, stride=64, num_summary=8, global_tokens=1, num_global_blocks=2,
+                       num_random_blocks=3, block_size=64, num_features=256)  # the sparse kinds' blocks: 64
+MODEL_INPUT, MODEL_CLASSES = 16, 10  # frames [T, 16] (ListOps' vocabulary, one-hot), 10 classes
 
 
 def dense_estimate_gib(T: int, B: int, N: int) -> float:
@@ -142,13 +156,65 @@ def run_case(method: str, T: int, B: int, N: int, K: int, repeats: int, block_si
             "compile_s": compile_s}
 
 
+def run_model_case(kind: str, T: int, B: int, N: int, K: int, repeats: int, layers: int) -> dict:
+    """One training step of a Transformer classifier with attention `kind` (see --model)."""
+    import jax
+    import jax.numpy as jnp
+    import ml_collections
+    import optax
+
+    from experiments import models
+    from seqmodels.training import losses
+
+    D = N * K
+    row = dict(method=kind, T=T, B=B, N=N, K=K, layers=layers)
+    dense = kind in ("dense", "blockwise")
+    fields = dict(attention="dense", attn_impl=kind) if dense else dict(attention=kind, **MODEL_ATTENTION)
+    config = ml_collections.ConfigDict(dict(name="transformer", transformer=dict(
+        d_model=D, num_heads=N, d_ff=2 * D, num_layers=layers, **fields)))
+    model = models.build(config, models.Spec(MODEL_INPUT, MODEL_CLASSES, output="class", seq_len=T))
+    params = model.init(jax.random.key(0))
+    optimizer = optax.adam(1e-3)
+    kx, ky = jax.random.split(jax.random.key(1))
+    xs = jax.nn.one_hot(jax.random.randint(kx, (B, T), 0, MODEL_INPUT), MODEL_INPUT)  # [B, T, 16]
+    labels = jax.random.randint(ky, (B,), 0, MODEL_CLASSES)  # [B]
+    lengths = jnp.full((B,), T, jnp.int32)
+
+    def step(params, opt_state, xs, labels, lengths):
+        loss, grads = jax.value_and_grad(lambda p: losses.cross_entropy(
+            model.apply_batch(p, xs, lengths, deterministic=True), labels))(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    args = (params, optimizer.init(params), xs, labels, lengths)
+    baseline = peak_rss_gib()
+    start = time.perf_counter()
+    compiled = jax.jit(step).lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    try:
+        temp_gib = compiled.memory_analysis().temp_size_in_bytes / 2 ** 30
+    except Exception:  # noqa: BLE001 (not every backend reports it)
+        temp_gib = None
+    jax.block_until_ready(compiled(*args))  # warm-up
+    times, cpu_times = [], []
+    for _ in range(repeats):  # CPU seconds too: on a shared machine they wait less for other jobs than wall time
+        start, cpu_start = time.perf_counter(), time.process_time()
+        jax.block_until_ready(compiled(*args))
+        times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
+    seconds = statistics.median(times)
+    return {**row, "status": "ok", "seconds": seconds, "cpu_s": statistics.median(cpu_times),
+            "tokens_per_s": B * T / seconds, "peak_gib": peak_rss_gib(), "baseline_gib": baseline,
+            "xla_temp_gib": temp_gib, "compile_s": compile_s}
+
+
 # --------------------------------------------------------------------------- driver
 
 
 def _subprocess_case(args, method: str, T: int) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.attention", "--_case", f"{method}:{T}", "--batch", str(args.batch),
            "--heads", str(args.heads), "--head_dim", str(args.head_dim), "--repeats", str(args.repeats),
-           "--block_size", str(args.block_size)]
+           "--block_size", str(args.block_size), "--layers", str(args.layers)] + (["--model"] if args.model else [])
     row = dict(method=method, T=T, B=args.batch, N=args.heads, K=args.head_dim)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
@@ -173,7 +239,8 @@ def _format(row: dict) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lengths", default=None, help="comma-separated T values (default 1024..16384)")
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {METHODS}")
+    parser.add_argument("--methods", default=None,
+                        help=f"comma-separated, from {METHODS} (--model: {MODEL_KINDS}); default all")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--head_dim", type=int, default=64)
@@ -185,6 +252,9 @@ def main(argv=None):
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per case")
     parser.add_argument("--quick", action="store_true", help="B=2, T=512,1024, one repeat: a trial run")
     parser.add_argument("--json", action="store_true", help="print one JSON object per case")
+    parser.add_argument("--model", action="store_true",
+                        help=f"time a Transformer classifier's training step per attention kind {MODEL_KINDS}")
+    parser.add_argument("--layers", type=int, default=2, help="--model: Transformer blocks")
     parser.add_argument("--_case", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.block_size is None:
@@ -193,8 +263,11 @@ def main(argv=None):
 
     if args._case:  # child process: one case, one JSON line
         method, T = args._case.split(":")
-        print(json.dumps(run_case(method, int(T), args.batch, args.heads, args.head_dim, args.repeats,
-                                  args.block_size)), flush=True)
+        if args.model:
+            row = run_model_case(method, int(T), args.batch, args.heads, args.head_dim, args.repeats, args.layers)
+        else:
+            row = run_case(method, int(T), args.batch, args.heads, args.head_dim, args.repeats, args.block_size)
+        print(json.dumps(row), flush=True)
         return
 
     if args.quick:
@@ -204,13 +277,16 @@ def main(argv=None):
         lengths = DEFAULT_LENGTHS
     if args.lengths:
         lengths = tuple(int(t) for t in args.lengths.split(","))
-    methods = tuple(m for m in args.methods.split(",") if m)
+    known = MODEL_KINDS if args.model else METHODS
+    methods = tuple(m for m in (args.methods or ",".join(known)).split(",") if m)
     for m in methods:
-        if m not in METHODS:
-            parser.error(f"unknown method {m!r}; expected one of {METHODS}")
+        if m not in known:
+            parser.error(f"unknown method {m!r}; expected one of {known}")
 
     if not args.json:
-        print(f"causal self-attention fwd+bwd, B={args.batch}, N={args.heads}, K={args.head_dim}, "
+        what = (f"Transformer classifier training step, {args.layers} layers" if args.model
+                else "causal self-attention fwd+bwd")
+        print(f"{what}, B={args.batch}, N={args.heads}, K={args.head_dim}, "
               f"float32, {os.cpu_count()} CPUs; peak = process VmHWM")
         print(f"{'method':<21} {'T':>6} {'tokens/s':>12} {'step s':>9} {'peak GiB':>9} {'XLA tmp':>8} "
               f"{'compile s':>9}")

@@ -19,7 +19,11 @@ several in `config.model.names`). A section's `kind` says what it builds
   tcn   channels, levels, kernel_size, drop_rate, conv_init
   tdnn  hidden (sizes between input and output), taps, activation
   fir   taps (one linear filter)
-  transformer   d_model, num_heads, d_ff, num_layers, drop_rate, positional
+  transformer   d_model, num_heads, d_ff, num_layers, drop_rate, positional, attention (dense | local |
+        strided | fixed | longformer | bigbird | performer) with its parameters window, stride,
+        num_summary, global_tokens, num_global_blocks, num_random_blocks, num_window_blocks,
+        num_features, attention_seed; block_size (sparse blocks, or dense blockwise tiles), attn_impl
+        (auto | dense | blockwise): seqmodels/attention/multi_head.py's AttentionKind
   mixer         d_model, token_hidden, channel_hidden, num_layers, drop_rate
   cnn   channels, kernel_sizes, stride, padding, pad, activation, drop_rate, init
   cnn2d channels (one per conv block), kernel_size, padding, pooling, pool_size, activation,
@@ -44,6 +48,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from seqmodels import recurrence
+from seqmodels.attention.multi_head import KINDS, AttentionKind
 from seqmodels.cells import GRU, LSTM, MGU, AdditiveRNN, Elman, Jordan, MinGRU, MinLSTM
 from seqmodels.conv import FIR, TCN, TDNN, Conv1D
 from seqmodels.conv.tcn import CONV_INITS
@@ -252,12 +257,29 @@ def _fir(f: _Fields, spec: Spec):
     return _head(f, spec, heads.convolutional(net, spec.output_size), "default", per_frame_identity=True)
 
 
+_ATTENTION_FIELDS = ("window", "stride", "num_summary", "global_tokens", "num_global_blocks", "num_random_blocks",
+                     "num_window_blocks", "num_features")
+
+
+def _attention_kind(f: _Fields) -> AttentionKind:
+    """config `attention` (a kind's name) and the parameters given (others keep AttentionKind's defaults)."""
+    name = f.choice("attention", "dense", KINDS)
+    given = {k: f.get(k) for k in _ATTENTION_FIELDS if f.get(k) is not None}
+    try:
+        return AttentionKind(name, block_size=f.get("block_size"), seed=f.get("attention_seed", 0), **given)
+    except ValueError as e:
+        raise ConfigError(f"{f.prefix}.attention={name!r}: {e}") from None
+
+
 def _transformer(f: _Fields, spec: Spec):
     d_model, num_heads = f.positive("d_model"), f.positive("num_heads")
     d_ff, num_layers = f.positive("d_ff"), f.positive("num_layers")
     if d_model % num_heads:
         raise ConfigError(f"{f.prefix}.d_model: {d_model} is not divisible by num_heads={num_heads}")
-    block = transformer_lib.Block(d_model, num_heads, d_ff, causal=spec.causal, drop_rate=f.rate())
+    kind = _attention_kind(f)
+    tile = {} if kind.name != "dense" or f.get("block_size") is None else {"block_size": f.positive("block_size")}
+    block = transformer_lib.Block(d_model, num_heads, d_ff, causal=spec.causal, drop_rate=f.rate(), attn_kind=kind,
+                                  attn_impl=f.choice("attn_impl", "auto", ("auto", "dense", "blockwise")), **tile)
     positional_kind = f.choice("positional", "sinusoidal", ("sinusoidal", "learned"))
     patch = f.get("patch_size", 1)
     max_len = None if spec.seq_len is None else spec.seq_len // patch

@@ -15,7 +15,15 @@ Decoder self-attention is causal. A pre-norm stack ends with a final norm.
 
 Padding: `lengths` masks padded keys and zeroes padded rows after every
 sublayer, so padded frames never reach valid ones; `memory_lengths` masks
-the padded encoder frames in cross-attention.
+the padded encoder frames in cross-attention. An extra boolean `mask`
+([T, T], True = attend) restricts dense self-attention further.
+
+Long-range self-attention: `attn_kind` (a `multi_head.AttentionKind`) picks
+dense (the default; `attn_impl` dense or blockwise), local, strided, fixed,
+Longformer, BigBird or Performer attention, e.g.
+`Block(64, 4, 256, attn_kind=AttentionKind("local", window=128))`; each
+equals the dense block under the pattern's mask (tested). Cross-attention
+stays dense; KV-cache decoding needs dense self-attention.
 
 Incremental decoding: `init_cache` + `decode` run the causal stack on new
 tokens only, keeping each layer's keys and values in a KV cache; decoding a
@@ -38,9 +46,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from seqmodels.array_types import Array, Float, Int, Key, Params
+from seqmodels.array_types import Array, Bool, Float, Int, Key, Params
 from seqmodels.attention import dot_product, masks
-from seqmodels.attention.multi_head import MultiHeadAttention, check_last, rows_lengths
+from seqmodels.attention.multi_head import DENSE, AttentionKind, MultiHeadAttention, check_last, rows_lengths
 from seqmodels.nn import activations, dense, dropout, norms
 
 NORMS = ("pre", "post")
@@ -69,6 +77,7 @@ class Block:
     rotary: bool = False  # rotary positions in self-attention
     attn_impl: str = "auto"  # "auto" | "dense" | "blockwise"
     block_size: int = dot_product.DEFAULT_BLOCK_SIZE
+    attn_kind: AttentionKind = DENSE  # self-attention: dense | local | strided | ... | performer
     norm_eps: float = 1e-6
 
     def __post_init__(self):
@@ -80,17 +89,19 @@ class Block:
             raise ValueError(f"Block: d_model={self.d_model} is not divisible by num_heads={self.num_heads}; "
                              f"pass head_dim explicitly")
         activations.get(self.activation)
+        if self.attn_kind != DENSE:
+            _ = self.attention  # MultiHeadAttention checks the kind against the other fields (dropout)
 
     @property
     def attention(self) -> MultiHeadAttention:
         return MultiHeadAttention(
             num_heads=self.num_heads, head_dim=self.head_dim or self.d_model // self.num_heads,
             num_kv_heads=self.num_kv_heads, drop_rate=self.attn_drop_rate, rotary=self.rotary,
-            impl=self.attn_impl, block_size=self.block_size)
+            impl=self.attn_impl, block_size=self.block_size, kind=self.attn_kind)
 
     @property
     def cross(self) -> MultiHeadAttention:
-        return dataclasses.replace(self.attention, rotary=False)
+        return dataclasses.replace(self.attention, rotary=False, kind=DENSE)
 
     def _norm_init(self, dtype):
         if self.norm_type == "layer":
@@ -146,9 +157,11 @@ class Block:
 
     def apply(self, params: Params, x: Float[Array, "T D"], memory: Float[Array, "S D"] | None = None, *,
               lengths: Int[Array, ""] | None = None, memory_lengths: Int[Array, ""] | None = None,
-              key: Key | None = None, deterministic: bool = False, last: int | None = None) -> Float[Array, "T D"]:
+              key: Key | None = None, deterministic: bool = False, last: int | None = None,
+              mask: Bool[Array, "T T"] | None = None) -> Float[Array, "T D"]:
         """y: [T, D]; with `last`, only the last `last` rows, [last, D] (= apply(...)[-last:]; all T
-        positions still give the self-attention's keys and values): see MultiHeadAttention.apply."""
+        positions still give the self-attention's keys and values): see MultiHeadAttention.apply.
+        `mask` ([T, T] or [N, T, T], True = attend; dense self-attention only) is ANDed with the others."""
         self._check(x, memory)
         if last is not None:
             check_last(last, x.shape[0], name="Block")
@@ -156,7 +169,7 @@ class Block:
         k_attn, k_res1, k_cross, k_res2, k_res3 = dropout.split(key, 5)
         run = dict(deterministic=deterministic)
         x = self._sublayer(params["attn_norm"], x, lambda h: self.attention.apply(
-            params["attn"], h, causal=self.causal, lengths=lengths, key=k_attn, last=last, **run),
+            params["attn"], h, causal=self.causal, lengths=lengths, mask=mask, key=k_attn, last=last, **run),
             key=k_res1, last=last, **run)
         x = masks.zero_padding(x, row_lengths)
         if self.cross_attention:
@@ -238,16 +251,18 @@ class Stack:
 
     def apply(self, params: Params, x: Float[Array, "T D"], memory: Float[Array, "S D"] | None = None, *,
               lengths: Int[Array, ""] | None = None, memory_lengths: Int[Array, ""] | None = None,
-              key: Key | None = None, deterministic: bool = False, last: int | None = None) -> Float[Array, "T D"]:
+              key: Key | None = None, deterministic: bool = False, last: int | None = None,
+              mask: Bool[Array, "T T"] | None = None) -> Float[Array, "T D"]:
         """y: [T, D]; with `last`, only the last `last` rows, [last, D], computed by the final layer alone
-        (= apply(...)[-last:]; the layers below it run over all T positions): see Block.apply."""
+        (= apply(...)[-last:]; the layers below it run over all T positions): see Block.apply. `mask`: the
+        same extra self-attention mask in every layer."""
         if last is not None:
             self.block._check_x(x)
             check_last(last, x.shape[0], name="Stack")
         first = 0 if last is None else x.shape[0] - int(last)
         for i, k in enumerate(dropout.split(key, self.num_layers)):
             x = self.block.apply(params[f"layer_{i}"], x, memory, lengths=lengths, memory_lengths=memory_lengths,
-                                 key=k, deterministic=deterministic,
+                                 key=k, deterministic=deterministic, mask=mask,
                                  last=last if i == self.num_layers - 1 else None)
         if self._final_norm:
             x = masks.zero_padding(self.block._norm(params["final_norm"], x), rows_lengths(lengths, first))

@@ -18,3 +18,10 @@ def test_dense_family_cases_agree(T):
         outputs[method] = np.asarray(jax.jit(fn)(q, k, v))
     for method, y in outputs.items():
         np.testing.assert_allclose(y, outputs["jax_nn"], atol=1e-5, err_msg=method)
+
+
+def test_model_mode_times_a_training_step():
+    """--model: one Transformer classifier training step with a sparse kind compiles, runs and is measured."""
+    row = attention.run_model_case("bigbird", 128, B=1, N=2, K=8, repeats=1, layers=1)
+    assert row["status"] == "ok", row
+    assert row["seconds"] > 0 and row["cpu_s"] >= 0 and row["xla_temp_gib"] > 0
