@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-all faults bench clean
+.PHONY: setup demo test test-all faults bench notebooks clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,9 @@ faults: setup  # the fault script: every fault a user meets ends in one clear me
 
 test-all: setup
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m '' tests
+
+notebooks: setup  # execute every notebook in colabs/ with a Jupyter kernel and store its outputs
+	$(BIN)/python colabs/run.py --write
 
 bench: setup
 	$(BIN)/python -m benchmarks.rnn
