@@ -4,8 +4,9 @@
     language_model    decoder-only Transformer language model, with generation
     rnn_language_model  embedding -> recurrent stack -> logits, stateful (carried) training and sampling
     encoder_decoder   Transformer encoder-decoder (sequence to sequence), with generation
+    rnn_seq2seq       RNN encoder-decoder over any cell: context vector, Bahdanau or Luong attention
     token_embedding   token embedding + positions, the Transformers' input layer
-    decoding          greedy or sampled autoregressive generation from a cached decoder
+    decoding          greedy or sampled generation, greedy to an end token, beam search (one lax.scan each)
     mixer             MLP-Mixer for sequences
     heads, mlp        heads over any backbone (classifier, per-frame), the MLP
     mlm               BERT's masking rule (80/10/10) and a masked-LM Transformer encoder

@@ -12,7 +12,8 @@ Decoding: `encode` once, then `init_cache` + `decode` on new target tokens
 only. A cache made by `init_cache(..., params=, memory=)` also holds every
 decoder layer's cross-attention keys and values of the encoder output,
 projected once per source instead of at every step; `generate` does so
-(greedy or sampled, `seqmodels.models.decoding`).
+(greedy or sampled), and so do `greedy` (to the end token) and `beam_search`
+(`seqmodels.models.decoding`, shared with the RNN encoder-decoder).
 """
 
 import dataclasses
@@ -22,6 +23,7 @@ import jax.numpy as jnp
 
 from seqmodels.array_types import Array, Float, Int, Key, Params
 from seqmodels.attention import masks
+from seqmodels.data.tokenizers import BOS_ID, EOS_ID
 from seqmodels.models import decoding, token_embedding
 from seqmodels.models.transformer import Stack
 from seqmodels.nn import dense, dropout
@@ -71,6 +73,11 @@ class EncoderDecoder:
 
     def encode(self, params: Params, src: Int[Array, "S"], *, src_lengths: Int[Array, ""] | None = None,
                key: Key | None = None, deterministic: bool = False) -> Float[Array, "S D"]:
+        decoding.check_ids(src, self.src_vocab_size, "EncoderDecoder", "src")
+        if src.shape[0] > self.max_len:
+            raise ValueError(f"EncoderDecoder: the source has {src.shape[0]} tokens but the model holds positions "
+                             f"for at most max_len={self.max_len}; shorten or split the source, or build the "
+                             f"model with a larger max_len")
         k_emb, k_enc = dropout.split(key, 2)
         x = self._embed(params["src_embed"], src, jnp.arange(src.shape[0]))
         x = dropout.apply(x, self.encoder.block.drop_rate, key=k_emb, deterministic=deterministic,
@@ -82,6 +89,7 @@ class EncoderDecoder:
               src_lengths: Int[Array, ""] | None = None, tgt_lengths: Int[Array, ""] | None = None,
               key: Key | None = None, deterministic: bool = False) -> Float[Array, "T V"]:
         """Teacher-forced logits: position t predicts tgt[t + 1] from tgt[:t + 1] and the source."""
+        decoding.check_ids(tgt, self.tgt_vocab_size, "EncoderDecoder", "tgt")
         k_enc, k_emb, k_dec = dropout.split(key, 3)
         memory = self.encode(params, src, src_lengths=src_lengths, key=k_enc, deterministic=deterministic)
         x = self._embed(params["tgt_embed"], tgt, jnp.arange(tgt.shape[0]))
@@ -139,6 +147,32 @@ class EncoderDecoder:
         cache = self.init_cache(prompt.shape[0] + num_tokens, memory.dtype, params=params, memory=memory)
         return decoding.generate(lambda c, ids: self.decode(params, c, None, ids, src_lengths=src_lengths),
                                  cache, prompt, num_tokens, key=key, temperature=temperature)
+
+    def start_decoding(self, params: Params, src: Int[Array, "S"], *, max_len: int,
+                       src_lengths: Int[Array, ""] | None = None) -> tuple:
+        """(decode(cache, ids), cache) for `decoding.greedy` / `beam_search` (at most max_len tokens): the
+        source's K/V projected once and held in the closure (`decoding.share`), the KV cache in the cache."""
+        if max_len > self.max_len:
+            raise ValueError(f"EncoderDecoder: cannot decode max_len={max_len} tokens with positions for "
+                             f"max_len={self.max_len}")
+        memory = self.encode(params, src, src_lengths=src_lengths, deterministic=True)
+        cache = self.init_cache(max_len, memory.dtype, params=params, memory=memory)
+        return decoding.share(lambda c, ids: self.decode(params, c, None, ids, src_lengths=src_lengths), cache,
+                              ("memory_kv",))
+
+    def greedy(self, params: Params, src: Int[Array, "S"], *, max_len: int, src_lengths: Int[Array, ""] | None = None,
+               start_token: int = BOS_ID, end_token: int = EOS_ID) -> tuple[Int[Array, "L"], Int[Array, ""]]:
+        """`decoding.greedy` from the encoded source: (tokens [max_len], length)."""
+        decode, cache = self.start_decoding(params, src, max_len=max_len, src_lengths=src_lengths)
+        return decoding.greedy(decode, cache, start_token, max_len=max_len, end_token=end_token)
+
+    def beam_search(self, params: Params, src: Int[Array, "S"], *, beam_width: int, max_len: int,
+                    src_lengths: Int[Array, ""] | None = None, start_token: int = BOS_ID, end_token: int = EOS_ID,
+                    length_penalty: float = 0.6):
+        """`decoding.beam_search` from the encoded source: (tokens [K, max_len], scores [K], lengths [K])."""
+        decode, cache = self.start_decoding(params, src, max_len=max_len, src_lengths=src_lengths)
+        return decoding.beam_search(decode, cache, start_token, beam_width=beam_width, max_len=max_len,
+                                    end_token=end_token, length_penalty=length_penalty)
 
 
 __all__ = ["EncoderDecoder"]
