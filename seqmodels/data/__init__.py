@@ -5,6 +5,9 @@
     packaged    mnist1d, santa_fe_laser, bach_chorales, load_jsb_chorales, digits (offline)
     real        imdb_reviews, tiny_shakespeare, mnist, ted_hrlr_translate through tfds.data_source
     tokenizers  CharTokenizer, WordTokenizer, BPETokenizer (save / load)
+    translation English -> French quantities and dates (generated), the TFDS ted_hrlr_translate loader
+    captions    captioned canvases of sklearn's 8x8 digits ("two above small five")
+    melodies    one-second synthetic melodies at 16 kHz and their note tokens
     batching    sources, pad_batch, bucketing, TrainIterator (resumable), eval_batches
 
 `builders` and `real` import tensorflow_datasets (about a second), so they
