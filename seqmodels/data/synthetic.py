@@ -32,10 +32,11 @@ ListOps, `make_listops` (LRA's generator, Tay et al. 2021, after Nangia &
 Bowman 2018): random expression trees over values 0..9 with operators
     [MIN  min    [MAX  max    [MED  int(median)    [SM  sum mod 10
 written in prefix form, e.g. `[MAX 2 9 [MIN 4 7 ] 0 ]` = 9. A node is an
-operator with probability 1/4 (a value otherwise) while depth < max_depth,
-with 2..max_args arguments; trees whose token count lies in
-[min_length, max_length] are kept (LRA keeps min_length < n < max_length;
-only the end points differ), duplicates removed. Tokens are LRA's
+operator with probability 1/4 (a value otherwise) while depth < max_depth
+(the root has depth 1), with 2..max_args arguments; trees whose token count
+n has min_length < n < max_length are kept (LRA's strict bounds), duplicates
+removed. Python's `random` is drawn in LRA's order (the operator after its
+arguments), so a seeded generator gives LRA's very trees. Tokens are LRA's
 whitespace tokens without the parentheses LRA's strings carry (the S4
 convention; LRA's own tokenizer also dropped the brackets, a known bug):
 ids from LISTOPS_VOCAB, 0 = padding. y is the value, 10 classes.
@@ -153,25 +154,19 @@ def _apply_op(op: str, args: list[int]) -> int:
     raise ValueError(f"unknown ListOps operator {op!r}; expected one of {LISTOPS_OPERATORS}")
 
 
-class _TooLong(Exception):
-    pass
-
-
-def _listops_tree(py_rng: random.Random, depth: int, max_depth: int, max_args: int,
-                  max_length: int, out: list[int]) -> int:
-    """Append one random subtree's token ids to `out`; return its value. LRA's generate_tree."""
+def _listops_tree(py_rng: random.Random, depth: int, max_depth: int, max_args: int, out: list[int]) -> int:
+    """Append one random subtree's token ids to `out`; return its value. LRA's generate_tree, draw for draw."""
     if depth < max_depth and py_rng.random() <= _OPERATOR_P:
         num_args = py_rng.randint(2, max_args)
+        start = len(out)
+        out.append(-1)  # the operator, drawn after its arguments as in LRA
+        args = [_listops_tree(py_rng, depth + 1, max_depth, max_args, out) for _ in range(num_args)]
         op_index = py_rng.randrange(len(LISTOPS_OPERATORS))
-        out.append(_OP_ID[op_index])
-        args = [_listops_tree(py_rng, depth + 1, max_depth, max_args, max_length, out) for _ in range(num_args)]
+        out[start] = _OP_ID[op_index]
         out.append(_END_ID)
-        value = _apply_op(LISTOPS_OPERATORS[op_index], args)
-    else:
-        value = py_rng.randrange(10)
-        out.append(_VALUE_ID[value])
-    if len(out) > max_length:  # rejection can stop early: the tree would be dropped anyway
-        raise _TooLong
+        return _apply_op(LISTOPS_OPERATORS[op_index], args)
+    value = py_rng.randrange(10)
+    out.append(_VALUE_ID[value])
     return value
 
 
@@ -184,16 +179,17 @@ def make_listops(
     max_args: int = 10,
     max_tries: int | None = None,
 ) -> dict:
-    """ListOps: {'x': list of N int32 arrays [T_i] (token ids, T_i in [min_length, max_length]), 'y': [N] int32}.
+    """ListOps: {'x': list of N int32 arrays [T_i] (token ids, min_length < T_i < max_length), 'y': [N] int32}.
 
     Examples are distinct. `max_tries` (default 1000 N + 10000) bounds the
     number of trees drawn; a length range the trees cannot reach raises.
     """
     n = _check_int("num_examples", num_examples, 0)
-    lo = _check_int("min_length", min_length, 1)
+    lo = _check_int("min_length", min_length, 0)
     hi = _check_int("max_length", max_length, 1)
-    if lo > hi:
-        raise ValueError(f"min_length must be <= max_length, got min_length={lo}, max_length={hi}")
+    if lo + 2 > hi:
+        raise ValueError(f"no length n has min_length < n < max_length: expected min_length + 2 <= max_length, "
+                         f"got min_length={lo}, max_length={hi}")
     depth = _check_int("max_depth", max_depth, 1)
     args = _check_int("max_args", max_args, 2)
     tries = 1000 * n + 10000 if max_tries is None else _check_int("max_tries", max_tries, 1)
@@ -204,11 +200,8 @@ def make_listops(
         if len(xs) == n:
             break
         tokens: list[int] = []
-        try:
-            value = _listops_tree(py_rng, 1, depth, args, hi, tokens)
-        except _TooLong:
-            continue
-        if len(tokens) < lo:
+        value = _listops_tree(py_rng, 1, depth, args, tokens)  # whole trees: the draws stay LRA's
+        if not lo < len(tokens) < hi:
             continue
         x = np.asarray(tokens, np.int32)  # [T]
         key = x.tobytes()
@@ -220,7 +213,7 @@ def make_listops(
     if len(xs) < n:
         raise ValueError(
             f"make_listops: drew {tries} trees but only {len(xs)} of the {n} requested were distinct with "
-            f"length in [{lo}, {hi}] (max_depth={depth}, max_args={args}); widen the range or raise max_tries"
+            f"{lo} < length < {hi} (max_depth={depth}, max_args={args}); widen the range or raise max_tries"
         )
     return {"x": xs, "y": np.asarray(ys, np.int32).reshape(n)}
 
