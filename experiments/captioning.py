@@ -12,7 +12,6 @@ sacrebleu BLEU); `combine` writes results.json, the table (also exact match by n
 chart and the loss curves. Each attention model draws plots/attention.png: where it looked for each word.
 """
 
-import json
 import shutil
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import launcher, models, seq2seq, summarize as reporting
+from experiments import launcher, models, seq2seq, summarize as reporting, tasks
 from experiments.summarize import plt
 from seqmodels.data import captions
 from seqmodels.models.captioner import captioner
@@ -30,26 +29,21 @@ MODEL_FIELDS = ("attention", "hidden_size", "embed_dim", "cell", "channels", "ke
                 "positions")
 MAX_LEN = captions.MAX_WORDS + 2  # decoded tokens: the words and EOS
 
-_DATA = {}  # one generation per data config and process, shared by the sub-runs
-
-
+@tasks.cached_per_data_config
 def load_data(config) -> dict:
     """{'train', 'test'}: seq2seq pairs (src images [N, H, W], tgt BOS words EOS), plus 'raw' (the canvases)."""
     d = config.data
-    key = json.dumps(d.to_dict(), sort_keys=True)
-    if key not in _DATA:
-        for field in ("num_train", "num_test", "cell", "min_digits", "max_digits", "small_size"):
-            validate.positive(f"data.{field}", d[field], integer=True)
-        validate.in_range("data.small_prob", d.small_prob, 0.0, 1.0)
-        layout = dict(grid=(d.grid, d.grid), cell=d.cell, min_digits=d.min_digits, max_digits=d.max_digits,
-                      small_prob=d.small_prob, small_size=d.small_size)
-        try:
-            raw = captions.digit_captions(d.num_train, d.num_test, seed=d.seed, split_seed=d.split_seed, **layout)
-        except ValueError as e:
-            raise ConfigError(f"data: {e}") from None
-        _DATA[key] = {"raw": raw, **{split: seq2seq.pairs(raw[split]["x"], [
-            ids[:n] for ids, n in zip(*captions.encode(raw[split]["captions"]))]) for split in ("train", "test")}}
-    return _DATA[key]
+    for field in ("num_train", "num_test", "cell", "min_digits", "max_digits", "small_size"):
+        validate.positive(f"data.{field}", d[field], integer=True)
+    validate.in_range("data.small_prob", d.small_prob, 0.0, 1.0)
+    layout = dict(grid=(d.grid, d.grid), cell=d.cell, min_digits=d.min_digits, max_digits=d.max_digits,
+                  small_prob=d.small_prob, small_size=d.small_size)
+    try:
+        raw = captions.digit_captions(d.num_train, d.num_test, seed=d.seed, split_seed=d.split_seed, **layout)
+    except ValueError as e:
+        raise ConfigError(f"data: {e}") from None
+    return {"raw": raw, **{split: seq2seq.pairs(raw[split]["x"], [
+        ids[:n] for ids, n in zip(*captions.encode(raw[split]["captions"]))]) for split in ("train", "test")}}
 
 
 def build(config, name: str | None = None):

@@ -19,7 +19,6 @@ cnn2d_feature_maps.png (test digits and their first two blocks' maps).
 measures how far weight sharing and pooling buy robustness to translation.
 """
 
-import json
 import shutil
 from pathlib import Path
 
@@ -37,15 +36,10 @@ from seqmodels.training import ConfigError, Task, losses, validate
 NUM_CLASSES = 10
 SOURCES = ("digits", "mnist")
 
-_DATA = {}  # one load per data config and process, shared by the sub-runs
-
-
+@tasks.cached_per_data_config
 def load_data(config) -> dict:
     """{'train', 'test'}: {'x': [N, H, W] float32 in [0, 1], 'y': [N] int32} of `data.source`."""
     d = config.data
-    key = json.dumps(d.to_dict(), sort_keys=True)
-    if key in _DATA:
-        return _DATA[key]
     source = validate.choice("data.source", d.source, SOURCES)
     if source == "digits":
         data = packaged.digits(test_fraction=validate.in_range("data.test_fraction", d.test_fraction, 0.0, 1.0),
@@ -57,7 +51,6 @@ def load_data(config) -> dict:
     shift = validate.non_negative("data.test_shift", d.get("test_shift", 0), integer=True)
     if shift:
         data = {"train": data["train"], "test": {**data["test"], "x": shifted(data["test"]["x"], shift)}}
-    _DATA[key] = data
     return data
 
 

@@ -15,7 +15,6 @@ outputs + temporaries). The combined table, the LRA paper's figure beside each m
 <workdir>/results.json and summary.md; narrative: results/listops/README.md.
 """
 
-import json
 import statistics
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ OWN_FIELDS = ("reverse", "lra_name")  # a section's fields read here, not by the
 # --------------------------------------------------------------------------- data
 
 
+@tasks.cached_per_data_config
 def load_data(config) -> dict:
     """{'train' | 'valid' | 'test': {'x': [N] int32 id arrays, 'y': [N]}}: one draw of distinct expressions."""
     d = config.data
@@ -56,16 +56,6 @@ def load_data(config) -> dict:
         out[split] = {"x": data["x"][start:start + n], "y": data["y"][start:start + n]}
         start += n
     return out
-
-
-_DATA = {}  # one data set per data config and process, shared by the sub-runs
-
-
-def cached_data(config) -> dict:
-    key = json.dumps(config.data.to_dict(), sort_keys=True)
-    if key not in _DATA:
-        _DATA[key] = load_data(config)
-    return _DATA[key]
 
 
 def reverse_each(split: dict) -> dict:
@@ -134,7 +124,7 @@ def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
 def make_task(config, workdir=None) -> Task:
     """The Task of one model (`config` is a sub-run's config)."""
     model, reverse = build_model(config.model)
-    data = {s: reverse_each(v) if reverse else v for s, v in cached_data(config).items()}
+    data = {s: reverse_each(v) if reverse else v for s, v in load_data(config).items()}
     L = config.data.max_length  # every batch padded to it: one compiled shape, as LRA
     validate.positive("data.max_length", L, integer=True)
 
@@ -160,7 +150,7 @@ def make_task(config, workdir=None) -> Task:
                                               seed=config.seed, pad_to=L),
         eval_batches={"valid": batches("valid"), "test": batches("test")},
         final_eval=final_eval,
-        reference={"lra_accuracy_percent": LRA_REFERENCE, "majority": majority_accuracy(cached_data(config))},
+        reference={"lra_accuracy_percent": LRA_REFERENCE, "majority": majority_accuracy(load_data(config))},
     )
 
 

@@ -61,7 +61,6 @@ training sequences as the eval set instead (the split the `:best` models
 were chosen on); the test accuracy is then computed once at the end.
 """
 
-import json
 from pathlib import Path
 
 import jax
@@ -96,6 +95,7 @@ def variant_name(config) -> str:
     return "shuffled" if config.data.shuffle else "plain"
 
 
+@tasks.cached_per_data_config
 def load_data(config) -> dict:
     """The MNIST-1D splits the config asks for: {'train', 'eval', 'test'} (eval is test unless num_validation)."""
     d = config.data
@@ -131,15 +131,9 @@ def _spec(seq_len: int) -> models.Spec:
     return models.Spec(input_size=1, output_size=NUM_CLASSES, output="class", seq_len=seq_len)
 
 
-_DATA = {}  # one MNIST-1D generation per data config and process, shared by the sub-runs
-
-
 def make_task(config, workdir=None) -> Task:
     """The Task of one model: `config` is a sub-run's config (`sub_runs`)."""
-    key = json.dumps(config.data.to_dict(), sort_keys=True)
-    if key not in _DATA:
-        _DATA[key] = load_data(config)
-    data = _DATA[key]
+    data = load_data(config)
     model = models.build(config.model, _spec(data["train"]["x"].shape[1]))
 
     def loss_fn(params, batch, key, train):

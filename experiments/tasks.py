@@ -1,5 +1,7 @@
 """Task builders the experiments share (seqmodels.training.Task from data in memory)."""
 
+import functools
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -12,6 +14,21 @@ def example_weight(valid) -> dict:
     """{"weight": number of real examples} of an eval batch (its `valid` mask), so that the loop's mean over
     batches is the mean over examples even when filler copies complete the last batch; {} for train batches."""
     return {} if valid is None else {"weight": valid.sum()}
+
+
+def cached_per_data_config(load: Callable) -> Callable:
+    """Decorator: `load(config)` runs once per process for each `config.data` (its fields as JSON), so the
+    sub-runs of a table (one model each, the same data config) share one data set."""
+    memo = {}
+
+    @functools.wraps(load)
+    def cached(config):
+        key = json.dumps(config.data.to_dict(), sort_keys=True)
+        if key not in memo:
+            memo[key] = load(config)
+        return memo[key]
+
+    return cached
 
 
 def array_task(config: Any, model, loss_fn: Callable, train: dict, test: dict, reference: dict,

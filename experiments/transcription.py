@@ -20,21 +20,17 @@ frequency, the notes' fundamentals marked) and plots/transcriptions.png
 """
 
 import collections
-import json
 from pathlib import Path
 
 import jax
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from experiments import launcher, seq2seq
+from experiments import launcher, seq2seq, tasks
 from experiments.summarize import plt
 from seqmodels.data import melodies
 from seqmodels.models.transcriber import FrontEnd, Transcriber
 from seqmodels.training import ConfigError, Task, validate
-
-_DATA = {}  # one synthesis per data config and process
-
 
 def melody_kwargs(d) -> dict:
     """make_melodies' keyword arguments from config.data (checked)."""
@@ -46,18 +42,16 @@ def melody_kwargs(d) -> dict:
                 noise=validate.non_negative("data.noise", d.noise))
 
 
+@tasks.cached_per_data_config
 def load_data(config) -> dict:
     """{'train', 'test'}: make_melodies' arrays, from seeds data.seed and data.seed + 1."""
     d = config.data
-    key = json.dumps(d.to_dict(), sort_keys=True)
-    if key not in _DATA:
-        kwargs = melody_kwargs(d)
-        try:
-            _DATA[key] = {s: melodies.make_melodies(d.seed + i, n, **kwargs)
-                          for i, (s, n) in enumerate((("train", d.num_train), ("test", d.num_test)))}
-        except ValueError as e:
-            raise ConfigError(f"data: {e}") from None
-    return _DATA[key]
+    kwargs = melody_kwargs(d)
+    try:
+        return {s: melodies.make_melodies(d.seed + i, n, **kwargs)
+                for i, (s, n) in enumerate((("train", d.num_train), ("test", d.num_test)))}
+    except ValueError as e:
+        raise ConfigError(f"data: {e}") from None
 
 
 def as_pairs(data: dict) -> dict:

@@ -23,13 +23,12 @@ bucket; alignment maps of a few test sentences are drawn for the attention
 models. `combine` writes the table, the BLEU-by-length curve and results.json.
 """
 
-import json
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from experiments import launcher, models, seq2seq, summarize as reporting
+from experiments import launcher, models, seq2seq, summarize as reporting, tasks
 from seqmodels.data import translation
 from seqmodels.data.tokenizers import WordTokenizer
 from seqmodels.training import ConfigError, validate
@@ -42,9 +41,6 @@ REFERENCE = {
 }
 SOURCES = ("generated", "ted_hrlr_translate")
 
-_DATA = {}  # one data set per data config and process, shared by the sub-runs
-
-
 def _encode(pairs, src_tok, tgt_tok, max_len=None) -> dict:
     src = [src_tok.encode(s) for s, _ in pairs]
     tgt = [tgt_tok.encode(t, add_bos=True, add_eos=True) for _, t in pairs]
@@ -52,6 +48,7 @@ def _encode(pairs, src_tok, tgt_tok, max_len=None) -> dict:
     return seq2seq.pairs([src[i] for i in keep], [tgt[i] for i in keep])
 
 
+@tasks.cached_per_data_config
 def load_data(config) -> dict:
     """{'train', 'test' (seq2seq data), 'src_tok', 'tgt_tok'} of config.data."""
     d = config.data
@@ -74,13 +71,6 @@ def load_data(config) -> dict:
             "src_tok": src_tok, "tgt_tok": tgt_tok}
 
 
-def data_of(config) -> dict:
-    key = json.dumps(config.data.to_dict(), sort_keys=True)
-    if key not in _DATA:
-        _DATA[key] = load_data(config)
-    return _DATA[key]
-
-
 def _build(config, data):
     max_len = max(seq2seq.max_length(data["train"], data["test"]), config.eval.max_len) + 1
     return seq2seq.build(config.model, data["tgt_tok"].vocab_size, src_vocab=data["src_tok"].vocab_size,
@@ -89,7 +79,7 @@ def _build(config, data):
 
 def sub_runs(config) -> dict:
     """One sub-run per model of config.model.names, each built once here (a config error stops the run early)."""
-    data, subs = data_of(config), {}
+    data, subs = load_data(config), {}
     for name in models.names(config.model):
         subs[name] = models.sub_config(config, name)
         _build(subs[name], data)
@@ -113,7 +103,7 @@ def draw_alignments(model, params, data: dict, hypotheses, path_stem: Path, coun
 
 def make_task(config, workdir=None):
     """The Task of one model (`config` is a sub-run's config)."""
-    data = data_of(config)
+    data = load_data(config)
     model = _build(config, data)
     name, e = config.model.name, config.eval
     validate.positive("eval.max_len", e.max_len, integer=True)
