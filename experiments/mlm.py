@@ -8,11 +8,15 @@ their own seed) with the masking rule of seqmodels.models.mlm (15% of the words:
 random word, 10% kept); <mask> is one id appended to the word vocabulary.
 
 Sub-runs, one after another: "pretrain" (the masked LM; its final encoder is saved to
-<workdir>/pretrain/encoder.npz), then for every label fraction (1%, 10%, 100% of the training labels,
-stratified per seed), init ("scratch" | "pretrained") and seed, a classifier: the encoder, the mean of its
+<workdir>/pretrain/encoder.npz, its vocabulary to <workdir>/pretrain/vocab.json: experiments/sentiment.py's
+"mlm" model loads both), then for every label fraction (1%, 10%, 100% of the training labels,
+stratified per seed), init ("scratch" | "pretrained") and seed, a classifier (fine-tuned for
+`fraction_num_steps` steps, one count per label fraction, or num_steps): the encoder, the mean of its
 states over the valid words, a dense read-out; "pretrained" starts its encoder from encoder.npz, the
-read-out random either way, and all of it is fine-tuned. `combine` writes the table (test accuracy, mean
-+- std over seeds) and plots/accuracy.png.
+read-out random either way, and all of it is fine-tuned. Model selection: `data.num_valid` more labelled
+reviews (seed data.seed + 3) are evaluated every `eval_every` steps; the test accuracy is that of the
+step with the best validation accuracy (`early_stopping`: watches, never stops). `combine` writes the
+table (test accuracy, mean +- std over seeds, the chosen steps) and plots/accuracy.png.
 """
 
 from pathlib import Path
@@ -22,7 +26,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from experiments import launcher, models, pretraining, sentiment, summarize as reporting
+from experiments import launcher, models, pretraining, sentiment, summarize as reporting, tasks
 from experiments.pretraining import labelled_subset
 from seqmodels.data import batching, synthetic, tokenizers
 from seqmodels.models import heads
@@ -46,6 +50,7 @@ def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
     for f in config.data.label_fractions:
         validate.in_range("data.label_fractions", validate.positive("data.label_fractions", f), 0.0, 1.0)
     validate.positive("data.num_unlabelled", config.data.num_unlabelled, integer=True)
+    validate.positive("data.num_valid", config.data.num_valid, integer=True)
     build(config, vocab_size=8)  # a bad model section stops the run before any data or training
     subs = {}
     if "pretrained" in config.inits:
@@ -54,11 +59,16 @@ def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
         pre.update({k: v for k, v in config.pretrain.items() if k != "optimizer"})
         pre.optimizer.update(config.pretrain.optimizer)
         subs["pretrain"] = pre
-    for fraction in config.data.label_fractions:
-        for init in config.inits:
-            for seed in config.seeds:
+    steps = tuple(config.get("fraction_num_steps") or ()) or (config.num_steps,) * len(config.data.label_fractions)
+    if len(steps) != len(config.data.label_fractions):
+        raise ConfigError(f"fraction_num_steps: expected one step count per label fraction "
+                          f"{tuple(config.data.label_fractions)} (or () for num_steps), got {steps}")
+    for seed in config.seeds:  # seed by seed: a run cut short leaves whole seeds (combine them with fewer seeds)
+        for fraction, num_steps in zip(config.data.label_fractions, steps):
+            for init in config.inits:
                 sub = ml_collections.ConfigDict(config.to_dict())
                 sub.seed, sub.init, sub.data.label_fraction = int(seed), init, float(fraction)
+                sub.num_steps = validate.positive("fraction_num_steps", num_steps, integer=True)
                 subs[run_name(fraction, init, seed)] = sub
     for sub in subs.values():
         validate.train_config(sub)
@@ -73,20 +83,25 @@ def build(config, vocab_size: int) -> MaskedLM:
                     special_ids=(tokenizers.PAD_ID, tokenizers.BOS_ID, tokenizers.EOS_ID), max_len=m.max_len)
 
 
-def classifier(mlm: MaskedLM) -> heads.SequenceClassifier:
-    """The encoder's states, their mean over the valid words, a dense read-out to 2 classes."""
+def classifier(mlm: MaskedLM, encoder_file: str | Path | None = None) -> heads.SequenceClassifier:
+    """The encoder's states, their mean over the valid words, a dense read-out to 2 classes; with `encoder_file`
+    (a pretrain sub-run's encoder.npz) init starts the encoder from it, the read-out random either way."""
     def apply(params, ids, *, lengths=None, key=None, deterministic=False):
         return mlm.encode(params, ids, lengths, key=key, deterministic=deterministic)
 
-    return heads.SequenceClassifier(heads.Backbone(mlm.init, apply, mlm.encoder.block.d_model), 2, pool="mean")
+    def init(key):
+        return mlm.init(key) if encoder_file is None else load_params(Path(encoder_file), mlm.init(key))
+
+    return heads.SequenceClassifier(heads.Backbone(init, apply, mlm.encoder.block.d_model), 2, pool="mean")
 
 
-def unlabelled(config, tok) -> list[np.ndarray]:
+def generated(config, tok, seed_offset: int, num: int) -> dict:
+    """{'x': [num] id arrays, 'y': [num]} of `num` more generated reviews with seed data.seed + seed_offset
+    (d.seed, d.seed + 1: the labelled train and test reviews; + 2: unlabelled; + 3: validation)."""
     d = config.data
-    texts = synthetic.make_sentiment(d.seed + 2, d.num_unlabelled, contrast_rate=d.contrast_rate,
-                                     negation_rate=d.negation_rate, max_before=d.max_before,
-                                     max_after=d.max_after)["text"]  # seeds d.seed, d.seed + 1: train, test
-    return [tok.encode(t) for t in texts]
+    reviews = synthetic.make_sentiment(d.seed + seed_offset, num, contrast_rate=d.contrast_rate,
+                                       negation_rate=d.negation_rate, max_before=d.max_before, max_after=d.max_after)
+    return {"x": [tok.encode(t) for t in reviews["text"]], "y": reviews["y"]}
 
 
 def save_params(path: Path, params) -> None:
@@ -96,8 +111,8 @@ def save_params(path: Path, params) -> None:
 
 def load_params(path: Path, template):
     if not path.exists():
-        raise ConfigError(f"{path} is missing: the fine-tuning sub-runs start from the 'pretrain' sub-run's encoder "
-                          f"(run the whole experiment, or inits=('scratch',))")
+        raise ConfigError(f"{path} is missing: fine-tuning starts from the encoder of experiments.mlm's 'pretrain' "
+                          f"sub-run (run the whole experiment, or inits=('scratch',))")
     saved = np.load(path)
 
     def one(k, v):
@@ -111,7 +126,8 @@ def load_params(path: Path, template):
 
 def labelled(config) -> dict:
     """experiments/sentiment.py's reviews and tokenizer, the same for every sub-run (its data fields only)."""
-    d = {k: v for k, v in config.data.items() if k not in ("label_fraction", "label_fractions", "num_unlabelled")}
+    own = ("label_fraction", "label_fractions", "num_unlabelled", "num_valid")
+    d = {k: v for k, v in config.data.items() if k not in own}
     return sentiment.cached_data(ml_collections.ConfigDict({"data": d}))
 
 
@@ -121,19 +137,18 @@ def make_task(config, workdir=None) -> Task:
     mlm = build(config, tok.vocab_size)
     if config.get("stage") == "pretrain":
         return pretrain_task(config, workdir, mlm, tok)
+    valid = generated(config, tok, 3, config.data.num_valid)
+    L = max(L, max(len(x) for x in valid["x"]))
     keep = labelled_subset(data["train"]["y"], config.data.label_fraction, config.seed)
     train = batching.ArraySource({"x": [data["train"]["x"][i] for i in keep], "y": data["train"]["y"][keep]})
-    model = classifier(mlm)
-
-    def init_params(key):
-        params = model.init(key)
-        if config.init == "pretrained":
-            params["backbone"] = load_params(Path(workdir).parent / "pretrain" / "encoder.npz", params["backbone"])
-        return params
+    encoder_file = Path(workdir).parent / "pretrain" / "encoder.npz" if config.init == "pretrained" else None
+    model = classifier(mlm, encoder_file)
 
     def loss_fn(params, batch, key, train):
         logits = model.apply_batch(params, batch["x"], batch["lengths"], key=key, deterministic=not train)  # [B, 2]
-        return losses.cross_entropy(logits, batch["y"]), {"accuracy": losses.accuracy(logits, batch["y"])}
+        mask = batch.get("valid")  # eval batches: filler copies that complete the last batch count for nothing
+        return losses.cross_entropy(logits, batch["y"], mask), {"accuracy": losses.accuracy(logits, batch["y"], mask),
+                                                               **tasks.example_weight(mask)}
 
     def final_eval(params):
         right = (sentiment.predict(model, params, data["test"]["x"], L, config.batch_size) > 0.5) == data["test"]["y"]
@@ -141,14 +156,15 @@ def make_task(config, workdir=None) -> Task:
         return {"test_accuracy": float(right.mean()), "accuracy_contrast": float(contrast.mean()),
                 "num_labels": len(keep), "num_params": models.num_params(params)}
 
-    return Task(init_params=init_params, loss_fn=loss_fn,
+    return Task(init_params=model.init, loss_fn=loss_fn,
                 train_iterator=batching.TrainIterator(train, min(config.batch_size, len(keep)), seed=config.seed,
                                                       pad_to=L),
-                final_eval=final_eval, reference={"chance": 0.5})  # no eval batches: final_eval tests once
+                eval_batches=lambda: batching.eval_batches(batching.ArraySource(valid), config.batch_size, pad_to=L),
+                final_eval=final_eval, reference={"chance": 0.5})  # the validation set selects, final_eval tests
 
 
 def pretrain_task(config, workdir, mlm: MaskedLM, tok) -> Task:
-    xs = unlabelled(config, tok)
+    xs = generated(config, tok, 2, config.data.num_unlabelled)["x"]  # their labels unused
     num_valid = min(len(xs) // 5, 512)
     train, valid = batching.ArraySource({"x": xs[num_valid:]}), batching.ArraySource({"x": xs[:num_valid]})
     L = max(len(x) for x in xs)
@@ -159,6 +175,7 @@ def pretrain_task(config, workdir, mlm: MaskedLM, tok) -> Task:
     def final_eval(params):
         if workdir is not None:
             save_params(Path(workdir) / "encoder.npz", params)
+            tok.save(Path(workdir) / "vocab.json")  # the ids the encoder was trained on
         return {"num_unlabelled": len(xs), "num_params": models.num_params(params)}
 
     return Task(init_params=mlm.init, loss_fn=loss_fn,
@@ -171,14 +188,17 @@ def combine(config, workdir, results: dict) -> dict:
     workdir, table, rows = Path(workdir), {}, []
     for fraction in config.data.label_fractions:
         for init in config.inits:
-            rs = [results[run_name(fraction, init, s)]["metrics"] for s in config.seeds]
+            runs = [results[run_name(fraction, init, s)] for s in config.seeds]
+            rs, chosen = [r["metrics"] for r in runs], [r["steps"]["params_from"] for r in runs]
             accs, contrast = [r["test_accuracy"] for r in rs], [r["accuracy_contrast"] for r in rs]
             table[f"{100 * fraction:g}%_{init}"] = {
                 "label_fraction": fraction, "init": init, "num_labels": int(rs[0]["num_labels"]),
                 "test_accuracy_mean": float(np.mean(accs)), "test_accuracy_std": float(np.std(accs)),
-                "test_accuracy_per_seed": accs, "accuracy_contrast_mean": float(np.mean(contrast))}
+                "test_accuracy_per_seed": accs, "accuracy_contrast_mean": float(np.mean(contrast)),
+                "selected_step_per_seed": chosen}
             rows.append([f"{100 * fraction:g}% ({int(rs[0]['num_labels'])})", init,
-                         f"{100 * np.mean(accs):.1f} +- {100 * np.std(accs):.1f}", f"{100 * np.mean(contrast):.1f}"])
+                         f"{100 * np.mean(accs):.1f} +- {100 * np.std(accs):.1f}", f"{100 * np.mean(contrast):.1f}",
+                         ", ".join(map(str, chosen))])
     pre = results.get("pretrain")
     combined = {
         "metrics": {f"test_accuracy_{n}": m["test_accuracy_mean"] for n, m in table.items()},
@@ -191,7 +211,8 @@ def combine(config, workdir, results: dict) -> dict:
     if jax.process_index() == 0:
         reporting.write_summary(workdir, combined, title="Masked-LM pretraining, then sentiment fine-tuning",
                                 table=reporting.markdown_table(
-                                    ["labels", "init", "test accuracy (%)", "contrast reviews (%)"], rows))
+                                    ["labels", "init", "test accuracy (%)", "contrast reviews (%)",
+                                     "step chosen on validation"], rows))
         pretraining.plot(table, config, workdir / "plots" / "accuracy.png",
                          x=lambda m: 100 * m["label_fraction"],
                          xlabel="labelled training reviews (% of the training set)",

@@ -1,4 +1,5 @@
-"""Sentiment of a review: a bag of embeddings against GRU/LSTM (last state or attention pooling) and a Transformer.
+"""Sentiment of a review: a bag of embeddings against GRU/LSTM (last state or attention pooling), a Transformer
+from scratch and a masked-LM-pretrained Transformer encoder fine-tuned.
 
     python -m experiments.sentiment --workdir=workdirs/sentiment [--config.model.names=bag,gru_attention]
     python -m experiments.sentiment --workdir=workdirs/sentiment_imdb --config=experiments/configs/sentiment.py:imdb
@@ -19,7 +20,11 @@ bag's accuracy beside every model, goes to <workdir>/results.json; attention mod
 
 A pretrained encoder plugs in as one more entry of MODEL_KINDS: a builder (model_config, name, vocab_size)
 -> an object with init(key) / apply_batch(params, ids [B, T], lengths, *, key, deterministic) -> logits, whose
-init returns the pretrained parameters; `--config.data.vocab_file` gives it its own vocabulary.
+init returns the pretrained parameters; `--config.data.vocab_file` gives it its own vocabulary. The kind
+"mlm" is one: experiments/mlm.py's classifier (its encoder, mean over the valid words, a random dense
+read-out), the encoder restored from model.<name>.encoder_file (the encoder.npz of an experiments.mlm run's
+"pretrain" sub-run, whose section fields must be that run's model fields), reading the reviews with the
+vocabulary saved beside it (vocab.json); all of it fine-tuned.
 """
 
 import json
@@ -124,7 +129,32 @@ def _registry(model_config, name: str, vocab_size: int):
     return heads.Embedded(inner, vocab_size, dim)
 
 
-MODEL_KINDS = {"bag": _bag}  # any other kind: the registry's (experiments/models.py)
+def _mlm(model_config, name: str, vocab_size: int):
+    from experiments import mlm  # it imports this module (the same generated reviews)
+
+    fields = models.section(model_config, name)
+    encoder_file = fields.pop("encoder_file", "")
+    if not encoder_file:
+        raise ConfigError(f"model.{name}.encoder_file: expected the encoder.npz of an experiments.mlm run, got ''")
+    fields.pop("kind", None)
+    return mlm.classifier(mlm.build(ml_collections.ConfigDict({"model": fields}), vocab_size), encoder_file)
+
+
+def encoder_vocab(model_config, name: str) -> Path | None:
+    """The vocabulary a pretrained model (kind "mlm") reads: vocab.json beside its encoder file; else None."""
+    fields = models.section(model_config, name)
+    if fields.get("kind", name) != "mlm":
+        return None
+    encoder = Path(fields.get("encoder_file", ""))
+    for path in (encoder, encoder.parent / "vocab.json"):
+        if not path.is_file():
+            raise ConfigError(f"model.{name}.encoder_file: {path} is missing; run the masked-LM experiment first "
+                              f"(python -m experiments.mlm --workdir=workdirs/mlm writes workdirs/mlm/pretrain/"
+                              f"encoder.npz and vocab.json), or leave {name} out of model.names")
+    return encoder.parent / "vocab.json"
+
+
+MODEL_KINDS = {"bag": _bag, "mlm": _mlm}  # any other kind: the registry's (experiments/models.py)
 
 
 def build_model(model_config, vocab_size: int, name: str | None = None):
@@ -156,6 +186,11 @@ def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
             sub = models.sub_config(config, name, model_fields={"embed_dim": config.model.embed_dim}, seed=seed,
                                     seeds=(seed,))
             build_model(sub.model, vocab_size=8)
+            vocab = encoder_vocab(sub.model, name)
+            if vocab is not None:  # a pretrained encoder reads the ids it was trained on
+                validate.choice(f"data.source (model {name}, pretrained on generated reviews)", sub.data.source,
+                                ("generated",))
+                sub.data.vocab_file = str(vocab)
             subs[name if len(seeds) == 1 else f"{name}_seed{seed}"] = sub
     return subs
 
@@ -186,7 +221,7 @@ def make_task(config, workdir=None) -> Task:
             c, far = data["test"]["contrast"], data["test"]["distance"] >= FAR
             metrics.update(accuracy_contrast=float(right[c].mean()), accuracy_single=float(right[~c].mean()),
                            accuracy_far=float(right[far].mean()))
-        if workdir is not None and getattr(model.model, "pool", None) == "attention":
+        if workdir is not None and getattr(getattr(model, "model", model), "pool", None) == "attention":
             plot_attention(model, params, data, tok, probs, Path(workdir) / "plots" / "attention.png",
                            title=f"{config.model.name}: attention pooling weights a_t over the words")
         return metrics

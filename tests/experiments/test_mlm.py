@@ -35,8 +35,12 @@ def test_small_config_runs_from_the_command_line(tmp_path):
     np.testing.assert_array_equal(params["backbone"]["embed"]["tokens"]["table"], saved["['embed']['tokens']['table']"])
 
 
-def test_bad_init_is_a_config_error():
+def test_bad_init_or_step_counts_are_config_errors():
     config = mlm_config.get_config("small")
     config.inits = ("random",)
     with pytest.raises(ConfigError, match="inits"):
+        mlm.sub_runs(config)
+    config = mlm_config.get_config("small")
+    config.fraction_num_steps = (10, 20)  # two step counts, one label fraction
+    with pytest.raises(ConfigError, match="fraction_num_steps"):
         mlm.sub_runs(config)

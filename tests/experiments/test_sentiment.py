@@ -10,13 +10,15 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from experiments import launcher, sentiment
+from experiments import launcher, mlm, sentiment
 from experiments.configs import sentiment as configs
 from seqmodels.attention import pooling as attention_pooling
+from seqmodels.data import synthetic, tokenizers
 from seqmodels.training import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,3 +126,34 @@ def test_config_errors_name_the_field(tmp_path):
         sentiment.sub_runs(config)
     with pytest.raises(ValueError, match="unknown variant"):
         configs.get_config("yelp")
+
+
+def test_mlm_kind_starts_from_the_saved_encoder_with_its_vocabulary(tmp_path):
+    """kind "mlm": a clear error without the encoder file; with it, the sub-run reads the reviews with the
+    vocabulary saved beside it (here built from other reviews, so its ids differ from the run's own), init
+    returns the saved encoder (and a random read-out), and the classifier gives logits [B, 2]."""
+    config = configs.get_config("small")
+    config.model.names = "mlm"
+    fields = dict(d_model=8, num_heads=2, d_ff=16, num_layers=1, drop_rate=0.0, max_len=128)
+    config.model.mlm = dict(kind="mlm", encoder_file=str(tmp_path / "encoder.npz"), **fields)
+    with pytest.raises(ConfigError, match="model.mlm.encoder_file: .*encoder.npz is missing"):
+        sentiment.sub_runs(config)
+    tok = tokenizers.WordTokenizer.build(synthetic.make_sentiment(7, 64)["text"])
+    tok.save(tmp_path / "vocab.json")
+    encoder = mlm.build(ml_collections.ConfigDict({"model": fields}), tok.vocab_size).init(jax.random.key(7))
+    mlm.save_params(tmp_path / "encoder.npz", encoder)
+
+    sub = sentiment.sub_runs(config)["mlm"]
+    task = sentiment.make_task(sub, tmp_path / "mlm")
+    assert sentiment.cached_data(sub)["tokenizer"].tokens == tok.tokens
+    assert sentiment.cached_data(configs.get_config("small"))["tokenizer"].tokens != tok.tokens
+    params = task.init_params(jax.random.key(0))
+    for got, saved in zip(jax.tree.leaves(params["backbone"]), jax.tree.leaves(encoder)):
+        np.testing.assert_array_equal(got, saved)
+    assert params["readout"]["w"].shape == (8, 2)
+    batch = next(iter(task.train_iterator))
+    loss, metrics = task.loss_fn(params, batch, jax.random.key(1), False)
+    assert np.isfinite(float(loss)) and 0 <= float(metrics["accuracy"]) <= 1
+    config.data.source = "imdb"
+    with pytest.raises(ConfigError, match="data.source"):
+        sentiment.sub_runs(config)
