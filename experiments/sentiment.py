@@ -27,7 +27,6 @@ read-out), the encoder restored from model.<name>.encoder_file (the encoder.npz 
 vocabulary saved beside it (vocab.json); all of it fine-tuned.
 """
 
-import json
 from pathlib import Path
 
 import jax
@@ -94,14 +93,7 @@ def imdb_split(split: str, data_dir: str | None) -> dict:
             "y": np.asarray([ex["label"] for ex in examples], np.int32)}
 
 
-_DATA = {}  # one data set per data config and process, shared by the sub-runs
-
-
-def cached_data(config) -> dict:
-    key = json.dumps(config.data.to_dict(), sort_keys=True)
-    if key not in _DATA:
-        _DATA[key] = load_data(config)
-    return _DATA[key]
+cached_data = tasks.cached_per_data_config(load_data)  # one data set per data config, shared by the sub-runs
 
 
 # --------------------------------------------------------------------------- models
