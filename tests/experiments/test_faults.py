@@ -26,8 +26,11 @@ def launch(module, workdir, *flags, env=None, timeout=300):
     full_env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     full_env.pop("TINY_KILL_AT_STEP", None)
     full_env.update(env or {})
+    # SIGINT at its default, as a shell starts a command: an ignored SIGINT, inherited from a parent that
+    # ignores it, would make the self-sent Ctrl-C of TINY_KILL_SIGNAL=INT a no-op (the run then just ends)
     return subprocess.run([sys.executable, "-m", module, f"--workdir={workdir}", *flags], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def clean_error(proc, *needles, status=1):
