@@ -19,6 +19,7 @@ cnn2d_feature_maps.png (test digits and their first two blocks' maps).
 measures how far weight sharing and pooling buy robustness to translation.
 """
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from experiments.summarize import plt
 from seqmodels.data import packaged, real
 from seqmodels.models.cnn2d import CNN2D
 from seqmodels.models.mlp import MLP
-from seqmodels.training import ConfigError, Task, losses, validate
+from seqmodels.training import ConfigError, Task, validate
 
 NUM_CLASSES = 10
 SOURCES = ("digits", "mnist")
@@ -93,11 +94,7 @@ def make_task(config, workdir=None) -> Task:
         raise ConfigError(f"batch_size: {config.batch_size} is more than the {len(data['train']['y'])} training "
                           f"images")
 
-    def loss_fn(params, batch, key, train):
-        logits = model.apply_batch(params, batch["x"], key=key, deterministic=not train)  # [B, 10]
-        mask = batch.get("valid")  # eval batches: filler copies that complete the last batch count for nothing
-        return losses.cross_entropy(logits, batch["y"], mask), {
-            "accuracy": losses.accuracy(logits, batch["y"], mask), **tasks.example_weight(mask)}
+    loss_fn = functools.partial(tasks.classification_loss, model, with_lengths=False)  # fixed-size inputs
 
     task = tasks.array_task(config, model, loss_fn, data["train"], data["test"], reference={"chance": 0.1})
     count = task.final_eval

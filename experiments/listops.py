@@ -15,6 +15,7 @@ outputs + temporaries). The combined table, the LRA paper's figure beside each m
 <workdir>/results.json and summary.md; narrative: results/listops/README.md.
 """
 
+import functools
 import statistics
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ import numpy as np
 from experiments import launcher, models, summarize as reporting, tasks
 from seqmodels.data import batching, synthetic
 from seqmodels.models import heads
-from seqmodels.training import ConfigError, Task, losses, optimizers, train_state, validate
+from seqmodels.training import ConfigError, Task, optimizers, train_state, validate
 
 NUM_CLASSES = 10
 # Tay et al. 2021, Table 1, ListOps test accuracy (%), by the attention of a 4-layer Transformer.
@@ -128,11 +129,7 @@ def make_task(config, workdir=None) -> Task:
     L = config.data.max_length  # every batch padded to it: one compiled shape, as LRA
     validate.positive("data.max_length", L, integer=True)
 
-    def loss_fn(params, batch, key, train):
-        logits = model.apply_batch(params, batch["x"], batch["lengths"], key=key, deterministic=not train)  # [B, 10]
-        mask = batch.get("valid")  # eval batches: filler copies that complete the last batch count for nothing
-        loss = losses.cross_entropy(logits, batch["y"], mask)
-        return loss, {"accuracy": losses.accuracy(logits, batch["y"], mask), **tasks.example_weight(mask)}
+    loss_fn = functools.partial(tasks.classification_loss, model)
 
     def batches(split):
         return lambda: batching.eval_batches(batching.ArraySource(data[split]), config.batch_size, pad_to=L)

@@ -63,6 +63,7 @@ were chosen on); the test accuracy is then computed once at the end.
 
 from pathlib import Path
 
+import functools
 import jax
 import ml_collections
 import numpy as np
@@ -70,7 +71,7 @@ import numpy as np
 from experiments import launcher, models, summarize as reporting, tasks
 from experiments.summarize import plt
 from seqmodels.data import batching, packaged
-from seqmodels.training import ConfigError, Task, losses, validate
+from seqmodels.training import ConfigError, Task, validate
 
 NUM_CLASSES = 10
 
@@ -136,11 +137,7 @@ def make_task(config, workdir=None) -> Task:
     data = load_data(config)
     model = models.build(config.model, _spec(data["train"]["x"].shape[1]))
 
-    def loss_fn(params, batch, key, train):
-        logits = model.apply_batch(params, batch["x"], key=key, deterministic=not train)  # [B, C]
-        mask = batch.get("valid")  # eval batches: filler copies that complete the last batch count for nothing
-        loss = losses.cross_entropy(logits, batch["y"], mask)
-        return loss, {"accuracy": losses.accuracy(logits, batch["y"], mask), **tasks.example_weight(mask)}
+    loss_fn = functools.partial(tasks.classification_loss, model, with_lengths=False)  # fixed-size inputs
 
     logits_fn = jax.jit(lambda params, x: model.apply_batch(params, x, deterministic=True))
 

@@ -11,6 +11,7 @@ way. The codes use the MLP's activation (relu). `combine` writes the table of te
 over seeds), the plot, and the first layer's pretrained filters.
 """
 
+import functools
 import dataclasses
 import json
 from pathlib import Path
@@ -24,7 +25,7 @@ from experiments import launcher, models, summarize as reporting, tasks
 from experiments.summarize import plt
 from seqmodels.data import packaged
 from seqmodels.models import autoencoder
-from seqmodels.training import ConfigError, Task, losses, validate
+from seqmodels.training import ConfigError, Task, validate
 
 NUM_CLASSES = 10
 SPEC = models.Spec(input_size=8, output_size=NUM_CLASSES, output="class", seq_len=8)
@@ -116,11 +117,7 @@ def make_task(config, workdir=None) -> Task:
             raise ConfigError(f"model.mlp: its first layers {shapes} do not match the pretrained ones")
         return [*jax.tree.map(jnp.asarray, layers), *params[len(layers):]]
 
-    def loss_fn(params, batch, key, train):
-        logits = model.apply_batch(params, batch["x"], key=key, deterministic=not train)  # [B, 10]
-        mask = batch.get("valid")
-        return losses.cross_entropy(logits, batch["y"], mask), {
-            "accuracy": losses.accuracy(logits, batch["y"], mask), **tasks.example_weight(mask)}
+    loss_fn = functools.partial(tasks.classification_loss, model, with_lengths=False)  # fixed-size inputs
 
     task = tasks.array_task(batch, model, loss_fn, train, data["test"],
                             reference={"chance": 1 / NUM_CLASSES, "num_labels": int(len(keep))})

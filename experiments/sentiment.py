@@ -29,6 +29,7 @@ vocabulary saved beside it (vocab.json); all of it fine-tuned.
 
 from pathlib import Path
 
+import functools
 import jax
 import jax.numpy as jnp
 import matplotlib
@@ -39,7 +40,7 @@ from experiments import launcher, models, summarize as reporting, tasks
 from seqmodels.attention import masks, pooling as attention_pooling
 from seqmodels.data import batching, synthetic, tokenizers
 from seqmodels.models import heads
-from seqmodels.training import ConfigError, Task, losses, validate
+from seqmodels.training import ConfigError, Task, validate
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
@@ -196,11 +197,7 @@ def make_task(config, workdir=None) -> Task:
         Path(workdir).mkdir(parents=True, exist_ok=True)
         tok.save(Path(workdir) / "vocab.json")
 
-    def loss_fn(params, batch, key, train):
-        logits = model.apply_batch(params, batch["x"], batch["lengths"], key=key, deterministic=not train)  # [B, 2]
-        mask = batch.get("valid")  # eval batches: filler copies that complete the last batch count for nothing
-        loss = losses.cross_entropy(logits, batch["y"], mask)
-        return loss, {"accuracy": losses.accuracy(logits, batch["y"], mask), **tasks.example_weight(mask)}
+    loss_fn = functools.partial(tasks.classification_loss, model)
 
     def source(split):
         return batching.ArraySource({"x": data[split]["x"], "y": data[split]["y"]})

@@ -7,13 +7,24 @@ from typing import Any, Callable
 
 from experiments import models
 from seqmodels.data import batching
-from seqmodels.training import ConfigError, Task
+from seqmodels.training import ConfigError, Task, losses
 
 
 def example_weight(valid) -> dict:
     """{"weight": number of real examples} of an eval batch (its `valid` mask), so that the loop's mean over
     batches is the mean over examples even when filler copies complete the last batch; {} for train batches."""
     return {} if valid is None else {"weight": valid.sum()}
+
+
+def classification_loss(model, params, batch, key, train: bool, *, with_lengths: bool = True) -> tuple:
+    """The loss_fn of a classifier: (cross-entropy, {"accuracy", "weight"}) of `model.apply_batch(batch["x"],
+    batch["lengths"])` (without lengths for fixed-size inputs: `with_lengths=False`) against batch["y"]; an eval
+    batch's `valid` mask makes the filler copies that complete the last batch count for nothing."""
+    lengths = batch.get("lengths") if with_lengths else None
+    logits = model.apply_batch(params, batch["x"], lengths, key=key, deterministic=not train)  # [B, C]
+    mask = batch.get("valid")
+    return losses.cross_entropy(logits, batch["y"], mask), {
+        "accuracy": losses.accuracy(logits, batch["y"], mask), **example_weight(mask)}
 
 
 def cached_per_data_config(load: Callable) -> Callable:
