@@ -17,6 +17,12 @@ until everything is on disk, `close()` waits and releases the managers. A
 save is atomic: a process killed mid-save leaves a temporary directory that
 is ignored and cleaned up, and the previous checkpoint stays the latest.
 
+Multi-host, every process calls save, wait and restore at the same steps
+(Orbax meets them at barriers; process 0 writes the JSON and finalises), on
+one directory that all hosts see (NFS, a mounted bucket); each process writes the shards
+of its own devices (a replicated array once) and restores into the
+template's global shardings.
+
 Errors are this module's own `CheckpointError` with a message meant for a
 person: a missing or empty directory, an unreadable (corrupt) checkpoint,
 and a checkpoint whose arrays do not fit the model (the message lists each
@@ -171,10 +177,13 @@ def _check_fits(saved: dict[str, list], template: Any, where: str) -> None:
 
 def _manager(directory: Path, *, keep: int | None, async_save: bool, read_only: bool = False
              ) -> ocp.CheckpointManager:
-    # read_only: neither create nor clean up anything (Orbax's own read_only flag only adds warnings)
+    # read_only: neither create nor clean up anything (Orbax's own read_only flag only adds warnings).
+    # Multi-host, the processes meet at barriers named by step: the latest/ and best/ managers of one run save
+    # the same step at once, so each names its barriers by its directory.
     options = ocp.CheckpointManagerOptions(
         max_to_keep=keep, create=not read_only, cleanup_tmp_directories=not read_only,
-        enable_async_checkpointing=async_save)
+        enable_async_checkpointing=async_save,
+        multiprocessing_options=ocp.options.MultiprocessingOptions(barrier_sync_key_prefix=directory.name))
     return ocp.CheckpointManager(directory, options=options, item_names=("state", "meta"))
 
 
