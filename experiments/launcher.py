@@ -25,8 +25,14 @@ table), also passes `sub_runs` and `combine` (see `run`).
 
 Without `--config`, `run` uses experiments/configs/<name>.py beside the
 experiment module. `--config.optimizer.learning_rate=1e-3` overrides one field
-(ml_collections' `config_flags`, no second flag system). `--distributed` calls
-`jax.distributed.initialize()` first, for multi-host runs.
+(ml_collections' `config_flags`, no second flag system).
+
+Multi-host: the same command on every host with `--distributed` (and, where
+JAX cannot detect them, `--coordinator_address=HOST:PORT --num_processes=N
+--process_id=I`, or the JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES /
+JAX_PROCESS_ID variables); the workdir must be one shared directory (NFS, a
+mounted bucket). Process 0 writes the logs, metrics and results; all processes save and
+restore the checkpoints together; killed, every process is started again.
 
 Started again with the same command and workdir, a run resumes from its latest
 checkpoint. With `--reevaluate` nothing trains: the checkpoints the run kept
@@ -59,7 +65,17 @@ flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics, result
                     "the run resumes from it if it holds checkpoints.")
 flags.DEFINE_bool("reevaluate", False, "Do not train: evaluate the checkpoints kept in --workdir (the latest "
                   "ones and the best) with the evaluation code as it is now; writes DIR/reevaluation.json.")
-flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() first (multi-host data parallelism).")
+flags.DEFINE_bool("distributed", False, "Multi-host data parallelism: join the run of all hosts "
+                  "(jax.distributed.initialize) first; the same command on every host.")
+flags.DEFINE_string("coordinator_address", None, "With --distributed: HOST:PORT of process 0 (default: "
+                    "$JAX_COORDINATOR_ADDRESS, or found by JAX on Slurm, Open MPI, TPU pods).")
+flags.DEFINE_integer("num_processes", None, "With --distributed: number of processes (default: $JAX_NUM_PROCESSES, "
+                     "or found by JAX).")
+flags.DEFINE_integer("process_id", None, "With --distributed: this process's id, 0..num_processes-1 (default: "
+                     "$JAX_PROCESS_ID, or found by JAX).")
+flags.DEFINE_enum("precision", None, ["float32", "bfloat16"], "Compute dtype of every model (sets "
+                  "config.precision; params and optimiser state stay float32: seqmodels/training/precision.py). "
+                  "Default: the config's own precision field, else float32.")
 flags.DEFINE_enum("accept_config_changes", "none", workdir_lib.ACCEPT,
                   "Resuming with a config other than the run's: none (refuse, list the changes), safe (step counts "
                   "and evaluation/checkpoint/log frequencies), all (any change, recorded in DIR/config.json).")
@@ -143,6 +159,9 @@ def _workdir_and_config(argv: list[str]):
     if workdir.exists() and not workdir.is_dir():
         sys.exit(f"error: --workdir={workdir} is a file, not a directory; give a directory (it is created if "
                  f"missing)")
+    if FLAGS.precision:  # one flag for every experiment (a config need not declare the field)
+        with config.unlocked():
+            config.precision = FLAGS.precision
     return workdir, config
 
 
@@ -161,9 +180,18 @@ def _clean_exit(workdir: Path, body: Callable[[], None]) -> None:
         sys.exit(130)  # the shell's code for a Ctrl-C
 
 
+def _join_hosts(workdir: Path) -> None:
+    """With --distributed, join the multi-host run; processes other than 0 then log warnings and errors only."""
+    _clean_exit(workdir, lambda: parallel.initialize_distributed(
+        FLAGS.distributed, coordinator_address=FLAGS.coordinator_address, num_processes=FLAGS.num_processes,
+        process_id=FLAGS.process_id))
+    if FLAGS.distributed and jax.process_index() != 0:
+        logging.set_verbosity(logging.WARNING)
+
+
 def _main(argv: list[str], make_task: MakeTask, sub_runs: SubRuns | None, combine: Combine | None) -> None:
     workdir, config = _workdir_and_config(argv)
-    parallel.initialize_distributed(FLAGS.distributed)
+    _join_hosts(workdir)
     start = time.perf_counter()
     _clean_exit(workdir, lambda: run_experiment(
         config, workdir, make_task, sub_runs=sub_runs, combine=combine, reevaluate=FLAGS.reevaluate,
@@ -205,6 +233,7 @@ def run_direct(run_fn: RunDirect, *, default_config: str | Path | None = None, a
 
     def main(argv):
         workdir, config = _workdir_and_config(argv)
+        _join_hosts(workdir)
 
         def body():
             with workdir_lib.lock(workdir):

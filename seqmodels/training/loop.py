@@ -35,16 +35,18 @@ The Task contract:
   batch when eval metrics are averaged over batches (otherwise batches count
   equally), and is not reported itself.
 - `train_iterator`: an endless iterator of batches (dicts of numpy arrays,
-  leading axis the global `batch_size` / number of hosts) with
-  `get_state() -> dict` (JSON-serialisable: seed, epoch, position) and
-  `set_state(state)`; the state is saved in every checkpoint. In a
-  multi-host run each host yields its own part of the global batch, and the
-  state must describe the global position (the same on every host: only
-  process 0's is saved), e.g. the iterator picks its part by
-  `jax.process_index()` itself.
+  leading axis the global `batch_size`) with `get_state() -> dict`
+  (JSON-serialisable: seed, epoch, position) and `set_state(state)`; the
+  state is saved in every checkpoint. In a multi-host run (P processes)
+  every host runs its own copy of the iterator, with the same state (only
+  process 0's is saved): it yields either the whole global batch, the same
+  on every host (each host keeps its devices' rows: what in-memory tasks
+  do), or only this host's part, batch_size / P examples (rows
+  [p B/P, (p+1) B/P) of the global batch for p = `jax.process_index()`).
 - `eval_batches`: None, an iterable that can be iterated more than once (a
   list), or a zero-argument callable returning a fresh iterable. A batch
-  whose size does not split over the devices is computed replicated. Or a
+  whose size does not split over the devices is computed replicated
+  (multi-host, every host yields the same, whole eval batches). Or a
   dict of named eval sets, {"valid": ..., "test": ...}, each one of those:
   every evaluation then covers every set and reports its metrics with the
   set's name in front ("valid_loss", "test_mse"); early stopping and the
@@ -81,6 +83,7 @@ Config fields read here (`validate.train_config` checks them at start-up):
     early_stopping        optional: metric, mode, patience, min_delta (see early_stopping.py)
     restore_best          optional: final metrics from the best checkpoint, not the last (True)
     num_devices           optional: data-parallel devices (all)
+    precision             optional: float32 (default) | bfloat16 compute, float32 params (precision.py)
 
 What the loop does, step s = 1 .. num_steps (s counts updates made):
 
@@ -97,6 +100,11 @@ checkpoint is written after it. A Ctrl-C (SIGINT) is read between steps: the ste
 saved, then KeyboardInterrupt is raised (training/interrupts.py). Started again with the same workdir, the loop
 resumes from the latest checkpoint and ends with exactly the parameters and
 metrics of an uninterrupted run.
+
+Multi-host (parallel.py), every process runs this loop on the same shared
+workdir: all save and restore the checkpoints together, process 0 alone
+writes metrics, results and plots, and a Ctrl-C that reached any process
+stops all of them at the next log step (they agree there), which is saved.
 """
 
 import dataclasses
@@ -111,8 +119,8 @@ import numpy as np
 from absl import logging
 
 from seqmodels.array_types import Array, Key, Params
-from seqmodels.training import (checkpoint, early_stopping, interrupts, optimizers, parallel, train_state,
-                                validate, workdir as workdir_lib, writers)
+from seqmodels.training import (checkpoint, early_stopping, interrupts, optimizers, parallel, precision,
+                                train_state, validate, workdir as workdir_lib, writers)
 
 __all__ = ["Task", "NonFiniteLossError", "train_and_evaluate", "evaluate", "evaluate_checkpoints"]
 
@@ -266,6 +274,7 @@ def evaluate_checkpoints(config: Any, workdir: str | os.PathLike, task: Task) ->
     workdir/reevaluation.json: {"checkpoints": {step: metrics}, "best": {"step", "metrics"}, "config", ...}."""
     validate.train_config(config)
     _check_task(task)
+    task = precision.apply(task, config.get("precision"))  # float32 (default) or bfloat16 compute
     workdir = Path(workdir)
     with workdir_lib.lock(workdir):
         return _evaluate_checkpoints(config, workdir, task)
@@ -308,6 +317,7 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike, task: Task, *,
     counts and frequencies) or "all" (`workdir.check_config`)."""
     validate.train_config(config)
     _check_task(task)
+    task = precision.apply(task, config.get("precision"))  # float32 (default) or bfloat16 compute
     workdir = Path(workdir)
     with workdir_lib.lock(workdir):
         return _train_and_evaluate(config, workdir, task, accept_config_changes)
@@ -377,21 +387,26 @@ def _train_and_evaluate(config: Any, workdir: Path, task: Task, accept_config_ch
         return {"step": step, "data": task.train_iterator.get_state(),
                 "early_stopping": stopper.to_dict(), "train_means": means.state()}
 
+    def stop_now(stop, step):  # every process stops at the same step: multi-host, they agree at log steps
+        if jax.process_count() == 1:
+            return stop.requested()
+        return is_step(log_every, step) and step > start and parallel.any_process(stop.requested())
+
     progress = writers.Progress(num_steps, start)
     train_start = time.perf_counter()
     try:
         step = start
         with interrupts.deferred_sigint() as stop:
             while step < num_steps and not stopper.stopped:
-                if stop.requested():  # Ctrl-C: keep the step reached, then stop (interrupts.py)
+                if stop_now(stop, step):  # Ctrl-C: keep the step reached, then stop (interrupts.py)
                     if step > (ckpts.latest_step() or 0):
                         check_finite()
                         ckpts.save(step, _saved(state, keys, carry), extra=save_extra(step))
                     ckpts.wait()
                     raise KeyboardInterrupt
-                batch = parallel.shard_batch(next(task.train_iterator), mesh)
+                batch = parallel.shard_batch(next(task.train_iterator), mesh, global_size=config.batch_size)
                 if carry is not None:  # the step returns it replicated: split it over the devices like the batch
-                    batch = {**batch, "carry": jax.device_put(carry, parallel.batch_sharded(mesh))}
+                    batch = {**batch, "carry": parallel.put(carry, parallel.batch_sharded(mesh))}
                 state, metrics = train_step(state, batch, keys["train"])
                 if carry is not None:
                     carry = metrics.pop("carry")
