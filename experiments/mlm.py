@@ -22,56 +22,28 @@ table (test accuracy, mean +- std over seeds, the chosen steps) and plots/accura
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from experiments import launcher, models, pretraining, sentiment, summarize as reporting, tasks
-from experiments.pretraining import labelled_subset
+from experiments import label_fractions, launcher, models, sentiment, summarize as reporting, tasks
+from experiments.label_fractions import labelled_subset, load_params, save_params
 from seqmodels.data import batching, synthetic, tokenizers
 from seqmodels.models import heads
 from seqmodels.models.mlm import MaskedLM
 from seqmodels.models.transformer import Block, Stack
-from seqmodels.training import ConfigError, Task, losses, validate
+from seqmodels.training import Task, losses, validate
 
 INITS = ("scratch", "pretrained")
 
 
-def run_name(fraction: float, init: str, seed: int) -> str:
-    return f"labels{100 * fraction:g}pct_{init}_seed{seed}"
-
-
 def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
     validate.choice("data.source", config.data.source, ("generated",))  # the unlabelled reviews are generated
-    if not config.seeds or not config.inits:
-        raise ConfigError(f"seeds, inits: expected at least one value each, got {config.seeds!r}, {config.inits!r}")
-    for init in config.inits:
-        validate.choice("inits", init, INITS)
-    for f in config.data.label_fractions:
-        validate.in_range("data.label_fractions", validate.positive("data.label_fractions", f), 0.0, 1.0)
     validate.positive("data.num_unlabelled", config.data.num_unlabelled, integer=True)
     validate.positive("data.num_valid", config.data.num_valid, integer=True)
     build(config, vocab_size=8)  # a bad model section stops the run before any data or training
-    subs = {}
-    if "pretrained" in config.inits:
-        pre = ml_collections.ConfigDict(config.to_dict())
-        pre.stage = "pretrain"
-        pre.update({k: v for k, v in config.pretrain.items() if k != "optimizer"})
-        pre.optimizer.update(config.pretrain.optimizer)
-        subs["pretrain"] = pre
-    steps = tuple(config.get("fraction_num_steps") or ()) or (config.num_steps,) * len(config.data.label_fractions)
-    if len(steps) != len(config.data.label_fractions):
-        raise ConfigError(f"fraction_num_steps: expected one step count per label fraction "
-                          f"{tuple(config.data.label_fractions)} (or () for num_steps), got {steps}")
-    for seed in config.seeds:  # seed by seed: a run cut short leaves whole seeds (combine them with fewer seeds)
-        for fraction, num_steps in zip(config.data.label_fractions, steps):
-            for init in config.inits:
-                sub = ml_collections.ConfigDict(config.to_dict())
-                sub.seed, sub.init, sub.data.label_fraction = int(seed), init, float(fraction)
-                sub.num_steps = validate.positive("fraction_num_steps", num_steps, integer=True)
-                subs[run_name(fraction, init, seed)] = sub
-    for sub in subs.values():
-        validate.train_config(sub)
+    subs = label_fractions.sub_runs(config, INITS)
+    if "pretrained" in config.inits:  # first: the fine-tuning sub-runs load its encoder
+        subs = {"pretrain": label_fractions.pretrain_sub_run(config), **subs}
     return subs
 
 
@@ -90,7 +62,7 @@ def classifier(mlm: MaskedLM, encoder_file: str | Path | None = None) -> heads.S
         return mlm.encode(params, ids, lengths, key=key, deterministic=deterministic)
 
     def init(key):
-        return mlm.init(key) if encoder_file is None else load_params(Path(encoder_file), mlm.init(key))
+        return mlm.init(key) if encoder_file is None else load_params(Path(encoder_file), mlm.init(key), "mlm")
 
     return heads.SequenceClassifier(heads.Backbone(init, apply, mlm.encoder.block.d_model), 2, pool="mean")
 
@@ -102,26 +74,6 @@ def generated(config, tok, seed_offset: int, num: int) -> dict:
     reviews = synthetic.make_sentiment(d.seed + seed_offset, num, contrast_rate=d.contrast_rate,
                                        negation_rate=d.negation_rate, max_before=d.max_before, max_after=d.max_after)
     return {"x": [tok.encode(t) for t in reviews["text"]], "y": reviews["y"]}
-
-
-def save_params(path: Path, params) -> None:
-    flat = jax.tree_util.tree_flatten_with_path(params)[0]
-    np.savez(path, **{jax.tree_util.keystr(k): np.asarray(v) for k, v in flat})
-
-
-def load_params(path: Path, template):
-    if not path.exists():
-        raise ConfigError(f"{path} is missing: fine-tuning starts from the encoder of experiments.mlm's 'pretrain' "
-                          f"sub-run (run the whole experiment, or inits=('scratch',))")
-    saved = np.load(path)
-
-    def one(k, v):
-        if saved[jax.tree_util.keystr(k)].shape != v.shape:
-            raise ConfigError(f"{path}: {jax.tree_util.keystr(k)} has shape {saved[jax.tree_util.keystr(k)].shape}, "
-                              f"the model's {v.shape}; the config's model section must be the pretrained one's")
-        return jnp.asarray(saved[jax.tree_util.keystr(k)])
-
-    return jax.tree_util.tree_map_with_path(one, template)
 
 
 def labelled(config) -> dict:
@@ -185,20 +137,17 @@ def pretrain_task(config, workdir, mlm: MaskedLM, tok) -> Task:
 
 
 def combine(config, workdir, results: dict) -> dict:
-    workdir, table, rows = Path(workdir), {}, []
-    for fraction in config.data.label_fractions:
-        for init in config.inits:
-            runs = [results[run_name(fraction, init, s)] for s in config.seeds]
-            rs, chosen = [r["metrics"] for r in runs], [r["steps"]["params_from"] for r in runs]
-            accs, contrast = [r["test_accuracy"] for r in rs], [r["accuracy_contrast"] for r in rs]
-            table[f"{100 * fraction:g}%_{init}"] = {
-                "label_fraction": fraction, "init": init, "num_labels": int(rs[0]["num_labels"]),
-                "test_accuracy_mean": float(np.mean(accs)), "test_accuracy_std": float(np.std(accs)),
-                "test_accuracy_per_seed": accs, "accuracy_contrast_mean": float(np.mean(contrast)),
-                "selected_step_per_seed": chosen}
-            rows.append([f"{100 * fraction:g}% ({int(rs[0]['num_labels'])})", init,
-                         f"{100 * np.mean(accs):.1f} +- {100 * np.std(accs):.1f}", f"{100 * np.mean(contrast):.1f}",
-                         ", ".join(map(str, chosen))])
+    workdir = Path(workdir)
+
+    def extra(runs):
+        rs = [r["metrics"] for r in runs]
+        return {"accuracy_contrast_mean": float(np.mean([r["accuracy_contrast"] for r in rs])),
+                "selected_step_per_seed": [r["steps"]["params_from"] for r in runs]}
+
+    table = label_fractions.collect(config, results, accuracy=lambda r: r["metrics"]["test_accuracy"],
+                                    num_labels=lambda r: r["metrics"]["num_labels"], extra=extra)
+    rows = [[*label_fractions.row(m), f"{100 * m['accuracy_contrast_mean']:.1f}",
+             ", ".join(map(str, m["selected_step_per_seed"]))] for m in table.values()]
     pre = results.get("pretrain")
     combined = {
         "metrics": {f"test_accuracy_{n}": m["test_accuracy_mean"] for n, m in table.items()},
@@ -213,10 +162,10 @@ def combine(config, workdir, results: dict) -> dict:
                                 table=reporting.markdown_table(
                                     ["labels", "init", "test accuracy (%)", "contrast reviews (%)",
                                      "step chosen on validation"], rows))
-        pretraining.plot(table, config, workdir / "plots" / "accuracy.png",
-                         x=lambda m: 100 * m["label_fraction"],
-                         xlabel="labelled training reviews (% of the training set)",
-                         title="Transformer encoder: from scratch vs masked-LM pretrained")
+        label_fractions.plot(table, config, workdir / "plots" / "accuracy.png",
+                             x=lambda m: 100 * m["label_fraction"],
+                             xlabel="labelled training reviews (% of the training set)",
+                             title="Transformer encoder: from scratch vs masked-LM pretrained")
     return combined
 
 

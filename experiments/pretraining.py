@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from experiments import launcher, models, summarize as reporting, tasks
+from experiments import label_fractions, launcher, models, summarize as reporting, tasks
 from experiments.summarize import plt
 from seqmodels.data import packaged
 from seqmodels.models import autoencoder
@@ -29,18 +29,7 @@ from seqmodels.training import ConfigError, Task, validate
 
 NUM_CLASSES = 10
 SPEC = models.Spec(input_size=8, output_size=NUM_CLASSES, output="class", seq_len=8)
-
-
-def run_name(fraction: float, init: str, seed: int) -> str:
-    return f"labels{100 * fraction:g}pct_{init}_seed{seed}"
-
-
-def labelled_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Indices of round(fraction * n_c) images of each class c (at least one), drawn with `seed`."""
-    rng = np.random.default_rng(seed)
-    picks = [rng.permutation(np.flatnonzero(y == c))[:max(1, round(fraction * np.sum(y == c)))]
-             for c in np.unique(y)]
-    return np.sort(np.concatenate(picks))
+INITS = ("random", "pretrained")
 
 
 def _hidden(config) -> tuple[tuple[int, ...], str]:
@@ -52,27 +41,11 @@ def _hidden(config) -> tuple[tuple[int, ...], str]:
 
 
 def sub_runs(config) -> dict[str, ml_collections.ConfigDict]:
-    for field in ("seeds", "inits"):
-        if not config[field]:
-            raise ConfigError(f"{field}: expected at least one value, got {config[field]!r}")
-    for init in config.inits:
-        validate.choice("inits", init, ("random", "pretrained"))
     validate.choice("pretrain.corruption", config.pretrain.corruption, autoencoder.CORRUPTIONS)
     validate.choice("pretrain.output", config.pretrain.output, autoencoder.OUTPUTS)
-    for f in config.data.label_fractions:
-        validate.positive("data.label_fractions", f)
-        validate.in_range("data.label_fractions", f, 0.0, 1.0)
     models.build(config.model, SPEC)
     _hidden(config)
-    subs = {}
-    for fraction in config.data.label_fractions:
-        for init in config.inits:
-            for seed in config.seeds:
-                sub = ml_collections.ConfigDict(config.to_dict())
-                sub.seed, sub.init, sub.data.label_fraction = int(seed), init, float(fraction)
-                validate.train_config(sub)
-                subs[run_name(fraction, init, seed)] = sub
-    return subs
+    return label_fractions.sub_runs(config, INITS)
 
 
 _DATA, _PRETRAINED = {}, {}  # shared by the sub-runs of one process
@@ -103,7 +76,7 @@ def pretrained_layers(config, seed: int) -> tuple[list, list]:
 
 def make_task(config, workdir=None) -> Task:
     data = load(config)
-    keep = labelled_subset(data["train"]["y"], config.data.label_fraction, config.seed)
+    keep = label_fractions.labelled_subset(data["train"]["y"], config.data.label_fraction, config.seed)
     train = {k: v[keep] for k, v in data["train"].items()}
     batch = ml_collections.ConfigDict({"batch_size": min(config.batch_size, len(keep)), "seed": config.seed})
     model = models.build(config.model, SPEC)
@@ -126,19 +99,10 @@ def make_task(config, workdir=None) -> Task:
 
 def combine(config, workdir, results: dict) -> dict:
     workdir = Path(workdir)
-    runs, table, rows = {}, {}, []
-    for fraction in config.data.label_fractions:
-        for init in config.inits:
-            accs = [results[run_name(fraction, init, s)]["metrics"]["accuracy"] for s in config.seeds]
-            labels = results[run_name(fraction, init, config.seeds[0])]["reference"]["num_labels"]
-            name = f"{100 * fraction:g}%_{init}"
-            table[name] = {"label_fraction": fraction, "init": init, "num_labels": labels,
-                           "test_accuracy_mean": float(np.mean(accs)), "test_accuracy_std": float(np.std(accs)),
-                           "test_accuracy_per_seed": accs}
-            rows.append([f"{100 * fraction:g}% ({labels})", init,
-                         f"{100 * np.mean(accs):.1f} +- {100 * np.std(accs):.1f}"])
-    for name, r in results.items():
-        runs[name] = {"test_accuracy": r["metrics"]["accuracy"], "train_seconds": r["timing"]["train_seconds"]}
+    table = label_fractions.collect(config, results, accuracy=lambda r: r["metrics"]["accuracy"],
+                                    num_labels=lambda r: r["reference"]["num_labels"])
+    runs = {name: {"test_accuracy": r["metrics"]["accuracy"], "train_seconds": r["timing"]["train_seconds"]}
+            for name, r in results.items()}
     curves = {}
     if "pretrained" in config.inits:
         for s in config.seeds:
@@ -154,31 +118,13 @@ def combine(config, workdir, results: dict) -> dict:
     }
     if jax.process_index() == 0:
         reporting.write_summary(workdir, combined, title="Autoencoder pretraining on 8x8 digits",
-                                table=reporting.markdown_table(["labels", "init", "test accuracy (%)"], rows))
-        plot(table, config, workdir / "plots" / "accuracy.png")
+                                table=reporting.markdown_table(["labels", "init", "test accuracy (%)"],
+                                                               [label_fractions.row(m) for m in table.values()]))
+        label_fractions.plot(table, config, workdir / "plots" / "accuracy.png", xlabel="labelled training images",
+                             title="MLP on 8x8 digits: random init vs greedy AE pretraining")
         if "pretrained" in config.inits:
             plot_filters(pretrained_layers(config, config.seeds[0])[0][0]["w"], workdir / "plots" / "filters.png")
     return combined
-
-
-def plot(table: dict, config, path: Path, *, x=lambda m: m["num_labels"], xlabel="labelled training images",
-         title="MLP on 8x8 digits: random init vs greedy AE pretraining") -> None:
-    """Test accuracy (mean +- std over seeds) against the labels used, one curve per init (also mlm's)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for init in config.inits:
-        rows = [m for m in table.values() if m["init"] == init]
-        ax.errorbar([x(m) for m in rows], [100 * m["test_accuracy_mean"] for m in rows],
-                    yerr=[100 * m["test_accuracy_std"] for m in rows], marker="o", capsize=3, label=init)
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"test accuracy (%), mean +- std of {len(config.seeds)} seeds")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_filters(w, path: Path, num: int = 32) -> None:

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import pretraining
+from experiments import label_fractions, pretraining
 from experiments.configs import pretraining as pretraining_config
 from seqmodels.training import ConfigError
 
@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_labelled_subset_is_stratified_and_seeded():
     y = np.repeat(np.arange(10), 50)
-    a, b = pretraining.labelled_subset(y, 0.1, 0), pretraining.labelled_subset(y, 0.1, 1)
+    a, b = label_fractions.labelled_subset(y, 0.1, 0), label_fractions.labelled_subset(y, 0.1, 1)
     assert np.all(np.bincount(y[a]) == 5) and len(set(a) ^ set(b)) > 0
-    np.testing.assert_array_equal(a, pretraining.labelled_subset(y, 0.1, 0))
-    assert np.all(np.bincount(y[pretraining.labelled_subset(y, 0.001, 0)]) == 1)  # at least one per class
+    np.testing.assert_array_equal(a, label_fractions.labelled_subset(y, 0.1, 0))
+    assert np.all(np.bincount(y[label_fractions.labelled_subset(y, 0.001, 0)]) == 1)  # at least one per class
 
 
 def test_pretrained_init_puts_the_encoders_in_the_mlp():
