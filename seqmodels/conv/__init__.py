@@ -10,6 +10,8 @@
                   mu-law categorical or discretised logistic mixture output
     mulaw, logistic_mixture   the two WaveNet output distributions
     autoencoder   strided conv encoder + transposed conv decoder
+    stft          STFT as a strided Conv1D (DFT kernels), its inverse as a
+                  transposed conv (overlap-add)
     streaming     run / generate any causal layer with lax.scan
 
 Every causal layer and stack has `init_state()` and
@@ -19,7 +21,7 @@ under jit), `key` and `deterministic` (the rule of `seqmodels.nn.dropout`);
 only the TCN has dropout. Inputs must be floating point.
 """
 
-from seqmodels.conv import (autoencoder, conv1d, logistic_mixture, mulaw, stack, streaming, tcn,
+from seqmodels.conv import (autoencoder, conv1d, logistic_mixture, mulaw, stack, stft, streaming, tcn,
                             tdnn, wavenet)
 from seqmodels.conv.autoencoder import ConvAutoencoder
 from seqmodels.conv.conv1d import (Conv1D, ConvTranspose1D, output_length, receptive_field,
@@ -33,7 +35,7 @@ from seqmodels.conv.wavenet import WaveNet, cycle_dilations
 
 __all__ = [
     "autoencoder", "conv1d", "logistic_mixture", "mulaw", "stack", "streaming", "tcn", "tdnn",
-    "wavenet",
+    "wavenet", "stft",
     "Conv1D", "ConvTranspose1D", "ConvStack", "FIR", "TDNN", "TCN", "WaveNet", "ConvAutoencoder",
     "output_length", "transposed_output_length", "receptive_field", "time_mask",
     "cycle_dilations", "mu_law_encode", "mu_law_decode", "weight_norm", "run", "generate",
