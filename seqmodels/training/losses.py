@@ -15,6 +15,7 @@ With m the mask, l the per-position loss and n = sum(m):
     accuracy                        = sum(m * [argmax y == t]) / n
     perplexity(ce)                  = exp(ce)
     bits_per_character(ce)          = ce / ln 2
+    cluster_purity(y, k)            = (1 / N) sum_k max_c |{i: k_i = k, y_i = c}|   (no mask)
 
 "Number of sequences" is the product of all axes of `labels` but the last
 (time) one: 1 for a single `[T]` example, B for `[B, T]`.
@@ -29,7 +30,7 @@ from seqmodels.array_types import Array, Float, Int
 
 __all__ = [
     "mask_from_lengths", "masked_mean", "cross_entropy", "mean_squared_error",
-    "bernoulli_nll", "accuracy", "perplexity", "bits_per_character",
+    "bernoulli_nll", "accuracy", "perplexity", "bits_per_character", "cluster_purity",
 ]
 
 CROSS_ENTROPY_PER = ("token", "sequence")
@@ -138,3 +139,17 @@ def perplexity(mean_cross_entropy: Array) -> Array:
 def bits_per_character(mean_cross_entropy: Array) -> Array:
     """Cross-entropy per character in nats, converted to bits: ce / ln 2."""
     return mean_cross_entropy / math.log(2.0)
+
+
+def cluster_purity(labels_true: Int[Array, "N"], labels_pred: Int[Array, "N"]) -> Float[Array, ""]:
+    """Each cluster votes for its most frequent class: the fraction of the N points in their cluster's class.
+    1 for clusters that never mix classes, 1 / C for C balanced classes in clusters blind to them; any ints."""
+    labels_true, labels_pred = jnp.asarray(labels_true), jnp.asarray(labels_pred)
+    if labels_true.ndim != 1 or labels_true.shape != labels_pred.shape or not labels_true.size:
+        raise ValueError(f"cluster_purity: expected two label vectors of one length N >= 1, got shapes "
+                         f"{labels_true.shape} and {labels_pred.shape}")
+    _, classes = jnp.unique(labels_true, return_inverse=True)  # relabel 0..C-1 (host: data-dependent size)
+    _, clusters = jnp.unique(labels_pred, return_inverse=True)
+    clusters, classes = clusters.ravel(), classes.ravel()
+    counts = jax.nn.one_hot(clusters, clusters.max() + 1).T @ jax.nn.one_hot(classes, classes.max() + 1)
+    return jnp.sum(jnp.max(counts, axis=1)) / labels_true.size  # counts: [K clusters, C classes]
