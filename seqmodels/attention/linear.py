@@ -39,6 +39,8 @@ One example: q, k, v: [T, N, K]; `features`: [M, K], shared by the heads.
 estimator (the T x S matrix phi(q) phi(k)^T); tests compare the three forms.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -126,9 +128,33 @@ def _ratio(numerator, denominator):
     return numerator / jnp.where(denominator > 0, denominator, 1.0)[..., None]
 
 
-def _exclusive_cumsum(x):
-    """y[c] = x[0] + ... + x[c - 1] along axis 0 (y[0] = 0)."""
-    return jnp.concatenate([jnp.zeros_like(x[:1]), jnp.cumsum(x[:-1], axis=0)], axis=0)
+def _chunks(xs, chunk_size: int):
+    """Each array of xs ([T, ...]) as [T/C, C, ...] chunks of C = min(chunk_size, T), zero-padded at the end
+    (padded keys are never attended: their validity flags pad with False)."""
+    def split(x):
+        C = min(chunk_size, x.shape[0])
+        x = jnp.pad(x, [(0, -x.shape[0] % C)] + [(0, 0)] * (x.ndim - 1))
+        return x.reshape(-1, C, *x.shape[1:])
+
+    return jax.tree.map(split, xs)
+
+
+def _scan_chunks(step, state, chunks):
+    """lax.scan of `step` over the chunks, with memory O(sqrt(#chunks)) states instead of one per chunk.
+
+    The chunks are scanned in segments of R ~ sqrt(#chunks); each segment is
+    recomputed in the backward pass (jax.checkpoint), so the backward keeps
+    one state per segment and one segment's per-chunk values. The chunk
+    count is padded to a multiple of R with zero chunks (keys flagged
+    invalid: they add nothing; their outputs are dropped).
+    """
+    n = jax.tree.leaves(chunks)[0].shape[0]
+    R = max(1, math.isqrt(n - 1) + 1) if n > 1 else 1  # ceil(sqrt(n))
+    pad = -n % R
+    segments = jax.tree.map(lambda x: jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape(
+        (n + pad) // R, R, *x.shape[1:]), chunks)  # [n/R, R, C, ...]
+    state, ys = jax.lax.scan(jax.checkpoint(lambda s, seg: jax.lax.scan(step, s, seg)), state, segments)
+    return state, jax.tree.map(lambda y: y.reshape(-1, *y.shape[2:])[:n], ys)  # ys: [n, C, ...]
 
 
 def _finish(out, length, dtype):
@@ -147,43 +173,62 @@ def performer_attention(q: Float[Array, "T N K"], k: Float[Array, "S N K"], v: F
                         chunk_size: int = 64) -> Float[Array, "T N K"]:
     """FAVOR+ attention in O(T M K): out_t = phi(q_t)^T sum_s phi(k_s) v_s^T / phi(q_t)^T sum_s phi(k_s).
 
-    Bidirectional: the sums run over all valid keys. Causal (T == S): over
-    s <= t, computed in chunks of `chunk_size`: the quadratic form
-    phi(q) phi(k)^T (lower triangle) inside each chunk, plus the prefix sums
-    of the earlier chunks' totals (memory O(T/C N M K + T C N)).
+    Both forms go chunk by chunk (C = `chunk_size` positions; features are
+    computed per chunk and recomputed in the backward pass, never kept for
+    all T). Causal (T == S): a scan carries the sums over the earlier chunks,
+    S_c = sum_{s < cC} phi(k_s) v_s^T [N, M, K] and z_c [N, M]; inside a chunk the
+    quadratic form phi(q) phi(k)^T (lower triangle) adds the chunk's own keys.
+    Bidirectional: the same scan sums all valid keys, then each query chunk
+    reads the totals. Memory O(T N K + sqrt(T/C) N M K + C N M) (`_scan_chunks`).
     """
     _check(q, k, v, features, "performer_attention")
     if chunk_size <= 0:
         raise ValueError(f"performer_attention: expected a positive chunk_size, got {chunk_size}")
+    T, N, K = q.shape
+    S = k.shape[0]
+    if causal and T != S:
+        raise ValueError(f"performer_attention: causal=True needs T == S, got T={T}, S={S}")
     dtype = q.dtype
-    phi_q, phi_k, length = _features(q, k, features, lengths, causal)
-    v = v.astype(phi_q.dtype)
-    if not causal:
-        kv = jnp.einsum("snm,snk->nmk", phi_k, v)  # [N, M, K]
-        z = jnp.sum(phi_k, axis=0)  # [N, M]
-        out = _ratio(jnp.einsum("tnm,nmk->tnk", phi_q, kv), jnp.einsum("tnm,nm->tn", phi_q, z))  # [T, N, K]
-        return _finish(out, length, dtype)
+    compute = dtype if jnp.finfo(dtype).bits >= 32 else jnp.float32  # compute in float32 or wider
+    length = jnp.asarray(S if lengths is None else check_lengths(lengths, S, "performer_attention"))
+    features = features.astype(compute)
+    M = features.shape[0]
 
-    T, N, M = phi_q.shape
-    C = min(chunk_size, T)
-    pad = -T % C  # zero features in the padding: it adds nothing to any sum
-    phi_q, phi_k, v = (jnp.pad(x, ((0, pad), (0, 0), (0, 0))) for x in (phi_q, phi_k, v))
-    num_chunks = (T + pad) // C
-    q_c = phi_q.reshape(num_chunks, C, N, M)  # [T/C, C, N, M]
-    k_c = phi_k.reshape(num_chunks, C, N, M)  # [T/C, C, N, M]
-    v_c = v.reshape(num_chunks, C, N, -1)  # [T/C, C, N, K]
-    # Earlier chunks: exclusive prefix sums of each chunk's totals.
-    kv_totals = jnp.einsum("csnm,csnk->cnmk", k_c, v_c)  # [T/C, N, M, K]
-    z_totals = jnp.sum(k_c, axis=1)  # [T/C, N, M]
-    kv_before = _exclusive_cumsum(kv_totals)  # [T/C, N, M, K]
-    z_before = _exclusive_cumsum(z_totals)  # [T/C, N, M]
-    # Inside a chunk: the quadratic form, lower triangle (s <= t).
-    scores = jnp.where(jnp.tri(C, dtype=bool), jnp.einsum("ctnm,csnm->cnts", q_c, k_c), 0.0)  # [T/C, N, C, C]
-    numerator = (jnp.einsum("ctnm,cnmk->ctnk", q_c, kv_before)
-                 + jnp.einsum("cnts,csnk->ctnk", scores, v_c))  # [T/C, C, N, K]
-    denominator = jnp.einsum("ctnm,cnm->ctn", q_c, z_before) + jnp.einsum("cnts->ctn", scores)  # [T/C, C, N]
-    out = _ratio(numerator, denominator).reshape(num_chunks * C, N, -1)[:T]  # [T, N, K]
-    return _finish(out, length, dtype)
+    def key_terms(k_c, v_c, valid_c):  # phi(k) with padded keys zeroed, and its chunk totals
+        phi_k = feature_map(features, k_c.astype(compute), is_query=False)  # [C, N, M]
+        phi_k = jnp.where(valid_c[:, None, None], phi_k, 0.0)  # [C, N, M]
+        v_c = v_c.astype(compute)
+        return phi_k, v_c, jnp.einsum("snm,snk->nmk", phi_k, v_c), jnp.sum(phi_k, axis=0)  # ..., [N, M, K], [N, M]
+
+    keys = _chunks((k, v, jnp.arange(S) < length), chunk_size)  # [S/C, C, ...] each; valid keys s < L
+    state = (jnp.zeros((N, M, v.shape[-1]), compute), jnp.zeros((N, M), compute))  # S_0 = 0, z_0 = 0
+    if causal:
+        lower = jnp.tri(min(chunk_size, T), dtype=bool)  # [C, C]
+
+        def step(state, chunk):  # one chunk: its outputs from the earlier chunks' sums plus its own keys
+            kv, z = state  # [N, M, K], [N, M]
+            q_c, k_c, v_c, valid_c = chunk
+            phi_q = feature_map(features, q_c.astype(compute), is_query=True)  # [C, N, M]
+            phi_k, v_c, kv_c, z_c = key_terms(k_c, v_c, valid_c)
+            scores = jnp.where(lower, jnp.einsum("tnm,snm->nts", phi_q, phi_k), 0.0)  # [N, C, C]
+            numerator = jnp.einsum("tnm,nmk->tnk", phi_q, kv) + jnp.einsum("nts,snk->tnk", scores, v_c)  # [C, N, K]
+            denominator = jnp.einsum("tnm,nm->tn", phi_q, z) + jnp.einsum("nts->tn", scores)  # [C, N]
+            return (kv + kv_c, z + z_c), _ratio(numerator, denominator)
+
+        _, out = _scan_chunks(step, state, (_chunks(q, chunk_size),) + keys)  # [T/C, C, N, K]
+    else:
+        def add(state, chunk):
+            _, _, kv_c, z_c = key_terms(*chunk)
+            return (state[0] + kv_c, state[1] + z_c), None
+
+        (kv, z), _ = _scan_chunks(add, state, keys)  # [N, M, K], [N, M]: sums over all valid keys
+
+        def read(q_c):
+            phi_q = feature_map(features, q_c.astype(compute), is_query=True)  # [C, N, M]
+            return _ratio(jnp.einsum("tnm,nmk->tnk", phi_q, kv), jnp.einsum("tnm,nm->tn", phi_q, z))  # [C, N, K]
+
+        out = jax.lax.map(jax.checkpoint(read), _chunks(q, chunk_size))  # [T/C, C, N, K]
+    return _finish(out.reshape(-1, N, out.shape[-1])[:T], length, dtype)
 
 
 def performer_attention_reference(q: Float[Array, "T N K"], k: Float[Array, "S N K"], v: Float[Array, "S N K"],

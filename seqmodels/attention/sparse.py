@@ -29,17 +29,24 @@ Each pattern has two implementations here:
 * `*_attention(q, k, v, ...)`: the blockwise computation. Queries are cut into
   blocks of `block_size` b; each query block gathers only the key blocks its
   pattern can reach, from a small static table ([T/b, M] block indices), so
-  scores are [T/b, b, N, M b] instead of [T, N, S]. The few dense pieces
+  a block's scores are [b, N, M b] instead of [b, N, S]. The few dense pieces
   (global keys, global queries, the strided/summary columns) are computed on
   their own, and all pieces share ONE softmax (a joint normaliser over the
-  union of their keys; no key is counted twice).
+  union of their keys; no key is counted twice). The query blocks go a
+  group at a time (`lax.map`), each group recomputed in the backward pass
+  (`jax.checkpoint`); global query rows go through
+  `dot_product.blockwise_attention`. So what forward + backward keep is
+  q, k, v, the output and the gradients, plus one group's scores: at
+  T = 16384, B = 8, 8 heads of 64 the XLA temporaries fell from 5.5-34 GiB
+  (all blocks' gathered keys, masks and scores kept for the backward) to
+  1.3-2.5 GiB (benchmarks/README.md).
 
-Cost per head (time and memory), T = sequence length:
+Time per head, T = sequence length (memory: O(T K) plus one group's scores):
 
     local       O(T (w + b))
     longformer  O(T (w + b + |G|))
     bigbird     O(T b (w_b + r + 2 g))
-    strided     O(T (l + T / l))     (linear for fixed l; O(T sqrt T) at l = sqrt T, as in the paper)
+    strided     O(T (l + T / l))     (T^2 / l for a fixed l; O(T sqrt T) at l = sqrt T, as in the paper)
     fixed       O(T (l + c T / l))
 
 Requirements (checked, ValueError otherwise): T == S, `block_size` divides T,
@@ -54,6 +61,7 @@ from typing import Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from seqmodels.array_types import Array, Bool, Float, Int, Key
 from seqmodels.attention import dot_product, masks
@@ -331,64 +339,106 @@ def _attend(pieces: Sequence[_Piece]) -> Array:
     return out / jnp.where(denom > 0, denom, 1.0)[..., None]  # [T, N, K]
 
 
-def _block_piece(q, k, v, table: Int[Array, "B M"], slot_valid: Bool[Array, "B M"],
+def _block_piece(q_g, t, k, v, table: Int[Array, "G M"], slot_valid: Bool[Array, "G M"],
                  allowed: Predicate, block_size: int) -> _Piece:
-    """Query block i against key blocks table[i, :] (slots with slot_valid False are ignored).
+    """A group's G query blocks against their key blocks table[g, :] (slots with slot_valid False are ignored).
 
-    Gathers [T/b, M, b, N, K] keys; the scores [T/b, b, N, M, b] are linear in T.
+    q_g: [G b, N, K] at positions t: [G b]. Gathers [G, M, b, N, K] keys; scores [G b, N, M b].
+    """
+    Q, N, K = q_g.shape
+    b = block_size
+    G, M = table.shape
+    q_blocks = q_g.reshape(G, b, N, K)  # [G, b, N, K]
+    k_blocks = k.reshape(-1, b, N, K)[table]  # [G, M, b, N, K]
+    v_blocks = v.reshape(-1, b, N, K)[table]  # [G, M, b, N, K]
+    s = table[:, :, None] * b + jnp.arange(b)[None, None, :]  # [G, M, b]
+    mask = slot_valid[:, None, :, None] & allowed(t.reshape(G, b)[:, :, None, None], s[:, None, :, :])  # [G, b, M, b]
+    scores = jnp.einsum("itnk,imsnk->itnms", q_blocks, k_blocks)  # [G, b, N, M, b]
+
+    def weighted_sum(w):
+        w = w.reshape(G, b, N, M, b)  # [G, b, N, M, b]
+        return jnp.einsum("itnms,imsnk->itnk", w, v_blocks).reshape(Q, N, K)  # [G b, N, K]
+
+    return _Piece(scores.reshape(Q, N, M * b), mask.reshape(Q, 1, M * b), weighted_sum)
+
+
+def _keys_piece(q_g, t, k_p, v_p, positions: Int[Array, "P"], allowed: Predicate) -> _Piece:
+    """A group's queries against the keys k_p = k[positions] (global or summary keys): scores [Q, N, P]."""
+    scores = jnp.einsum("tnk,pnk->tnp", q_g, k_p)  # [Q, N, P]
+    mask = allowed(t[:, None], positions[None, :])  # [Q, P]
+    return _Piece(scores, mask[:, None, :], lambda w: jnp.einsum("tnp,pnk->tnk", w, v_p))  # [Q, N, K]
+
+
+def _columns_piece(q_g, t, k, v, stride: int, allowed: Predicate) -> _Piece:
+    """Query t = c l + r against the keys of the same residue r (mod l): scores [Q, N, T/l].
+
+    The group's Q positions lie in one chunk of l (Q divides l): residues r0 .. r0 + Q - 1.
+    """
+    Q, N, K = q_g.shape
+    l = stride
+    C = k.shape[0] // l
+    r0 = t[0] % l
+    k_cols = lax.dynamic_slice_in_dim(k.reshape(C, l, N, K), r0, Q, axis=1)  # [T/l, Q, N, K]
+    v_cols = lax.dynamic_slice_in_dim(v.reshape(C, l, N, K), r0, Q, axis=1)  # [T/l, Q, N, K]
+    scores = jnp.einsum("rnk,drnk->rnd", q_g, k_cols)  # [Q, N, T/l]
+    s = jnp.arange(C)[None, :] * l + (t % l)[:, None]  # [Q, T/l]
+    mask = allowed(t[:, None], s)  # [Q, T/l]
+    return _Piece(scores, mask[:, None, :], lambda w: jnp.einsum("rnd,drnk->rnk", w, v_cols))  # [Q, N, K]
+
+
+# Memory: the queries go one group at a time (`_by_groups`: `lax.map` over groups of Q positions, each
+# recomputed in the backward pass by `jax.checkpoint`), so one group's scores, gathered blocks and masks
+# are alive at a time, never all T's; what the backward keeps is q, k, v and the [T, N, K] gradients.
+MAX_GROUP_SCORES = 2 ** 17  # a group holds Q x (keys per query) <= this many scores per head ...
+MAX_GROUP_QUERIES = 512  # ... and at most this many queries (at least one block either way)
+
+
+def _group_size(T: int, block_size: int, keys_per_query: int, unit: int | None = None) -> int:
+    """Q = G b: the largest G dividing (unit or T) / b within the bounds above (G = 1 at least)."""
+    blocks = (T if unit is None else unit) // block_size
+    bound = min(MAX_GROUP_QUERIES, MAX_GROUP_SCORES // keys_per_query)
+    return block_size * max(g for g in range(1, blocks + 1) if blocks % g == 0 and (g == 1 or g * block_size <= bound))
+
+
+def _by_groups(q: Float[Array, "T N K"], group: int, pieces: Callable, *xs) -> Float[Array, "T N K"]:
+    """out = _attend(pieces(t, q[t] / sqrt(K), *x)) for each group of `group` positions t, x the group's rows of xs.
+
+    Each xs entry is [T / group, ...] (one row per group: e.g. its block table rows).
     """
     T, N, K = q.shape
-    b = block_size
-    num_blocks, M = table.shape
-    q_blocks = q.reshape(num_blocks, b, N, K)  # [T/b, b, N, K]
-    k_blocks = k.reshape(num_blocks, b, N, K)[table]  # [T/b, M, b, N, K]
-    v_blocks = v.reshape(num_blocks, b, N, K)[table]  # [T/b, M, b, N, K]
-    t = jnp.arange(T).reshape(num_blocks, b)  # [T/b, b]
-    s = table[:, :, None] * b + jnp.arange(b)[None, None, :]  # [T/b, M, b]
-    mask = slot_valid[:, None, :, None] & allowed(t[:, :, None, None], s[:, None, :, :])  # [T/b, b, M, b]
-    scores = jnp.einsum("itnk,imsnk->itnms", q_blocks, k_blocks)  # [T/b, b, N, M, b]
+    n = T // group
 
-    def weighted_sum(w):
-        w = w.reshape(num_blocks, b, N, M, b)  # [T/b, b, N, M, b]
-        return jnp.einsum("itnms,imsnk->itnk", w, v_blocks).reshape(T, N, K)  # [T, N, K]
+    def one(args):
+        t, q_g, *rest = args
+        return _attend(pieces(t, q_g * K ** -0.5, *rest))  # [Q, N, K]; scores q . k / sqrt(K)
 
-    return _Piece(scores.reshape(T, N, M * b), mask.reshape(T, 1, M * b), weighted_sum)
+    out = lax.map(jax.checkpoint(one), (jnp.arange(T).reshape(n, group), q.reshape(n, group, N, K), *xs))
+    return out.reshape(T, N, K)  # [T/Q, Q, N, K] -> [T, N, K]
 
 
-def _keys_piece(q, k, v, positions: Int[Array, "P"], allowed: Predicate) -> _Piece:
-    """Every query against the keys at `positions` (global or summary keys): scores [T, N, P]."""
-    T = q.shape[0]
-    scores = jnp.einsum("tnk,pnk->tnp", q, k[positions])  # [T, N, P]
-    mask = allowed(jnp.arange(T)[:, None], positions[None, :])  # [T, P]
-    return _Piece(scores, mask[:, None, :], lambda w: jnp.einsum("tnp,pnk->tnk", w, v[positions]))  # [T, N, K]
+def _rows_by_group(table: Array, group_blocks: int) -> Array:
+    """A per-block [T/b, M] table as per-group rows [T/Q, G, M] (Q = G b)."""
+    return table.reshape(-1, group_blocks, table.shape[-1])
 
 
-def _columns_piece(q, k, v, stride: int, allowed: Predicate) -> _Piece:
-    """Query t = c l + r against the keys of the same residue r (mod l): scores [T/l, l, N, T/l]."""
-    T, N, K = q.shape
-    l = stride
-    C = T // l
-    q_cols = q.reshape(C, l, N, K)  # [T/l, l, N, K]
-    k_cols = k.reshape(C, l, N, K)  # [T/l, l, N, K]
-    v_cols = v.reshape(C, l, N, K)  # [T/l, l, N, K]
-    scores = jnp.einsum("crnk,drnk->crnd", q_cols, k_cols)  # [T/l, l, N, T/l]
-    t = jnp.arange(T).reshape(C, l)[:, :, None]  # [T/l, l, 1]
-    s = jnp.arange(C)[None, None, :] * l + jnp.arange(l)[None, :, None]  # [1, l, T/l]
-    mask = allowed(t, s)  # [T/l, l, T/l]
+def _global_rows(q, k, v, positions: Int[Array, "G"], allowed: Predicate, block_size: int,
+                 num_keys: int) -> Float[Array, "G N K"]:
+    """Full rows for the global queries: each sees every key its pattern allows among the first `num_keys`.
 
-    def weighted_sum(w):
-        w = w.reshape(C, l, N, C)  # [T/l, l, N, T/l]
-        return jnp.einsum("crnd,drnk->crnk", w, v_cols).reshape(T, N, K)  # [T, N, K]
-
-    return _Piece(scores.reshape(T, N, C), mask.reshape(T, 1, C), weighted_sum)
+    `dot_product.blockwise_attention` under the [G, S'] mask, tiles of G queries x `block_size` keys
+    (scores q . k / sqrt(K)): linear memory in S. Causal callers pass S' = the last global position + 1,
+    rounded up to a block: the global rows see no later key.
+    """
+    S = num_keys
+    k, v = k[:S], v[:S]  # [S', N, K]
+    mask = allowed(positions[:, None], jnp.arange(S)[None, :])  # [G, S']
+    return dot_product.blockwise_attention(q[positions], k, v, mask=mask,
+                                           block_q=positions.shape[0], block_k=block_size)  # [G, N, K]
 
 
-def _global_rows(q, k, v, positions: Int[Array, "G"], allowed: Predicate) -> Float[Array, "G N K"]:
-    """Full rows for the global queries: each sees every key its pattern allows. Scores [G, N, S]."""
-    S = k.shape[0]
-    scores = jnp.einsum("gnk,snk->gns", q[positions], k)  # [G, N, S]
-    mask = allowed(positions[:, None], jnp.arange(S)[None, :])  # [G, S]
-    return _attend([_Piece(scores, mask[:, None, :], lambda w: jnp.einsum("gns,snk->gnk", w, v))])  # [G, N, K]
+def _visible_keys(positions: np.ndarray, T: int, block_size: int, causal: bool) -> int:
+    """How many keys global queries at `positions` can see: all T, or (causal) up to the last one, in whole blocks."""
+    return min(T, -(-(int(positions.max()) + 1) // block_size) * block_size) if causal else T
 
 
 def _offset_table(num_blocks: int, offsets: np.ndarray) -> tuple[Array, Array]:
@@ -403,10 +453,10 @@ def _window_offsets(half: int, causal: bool) -> np.ndarray:
 
 
 def _prepare(q, k, v, lengths, name: str):
-    """Compute in at least float32; scale queries once by 1/sqrt(K)."""
+    """Compute in at least float32 (queries are scaled by 1/sqrt(K) one group at a time: `_by_groups`)."""
     dtype = q.dtype if jnp.finfo(q.dtype).bits >= 32 else jnp.float32  # compute in float32 or wider
     q, k, v = (x.astype(dtype) for x in (q, k, v))
-    return q * q.shape[-1] ** -0.5, k, v, _key_length(lengths, q.shape[0], name)
+    return q, k, v, _key_length(lengths, q.shape[0], name)
 
 
 def _within(allowed: Predicate, length) -> Predicate:
@@ -438,8 +488,11 @@ def local_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Float
     dtype = q.dtype
     q, k, v, length = _prepare(q, k, v, lengths, name)
     allowed = _within(functools.partial(_local, window=window, causal=causal), length)
-    table, slot_valid = _offset_table(T // block_size, _window_offsets(window // block_size, causal))
-    out = _attend([_block_piece(q, k, v, table, slot_valid, allowed, block_size)])
+    table, slot_valid = _offset_table(T // block_size, _window_offsets(window // block_size, causal))  # [T/b, M]
+    group = _group_size(T, block_size, table.shape[1] * block_size)
+    G = group // block_size
+    out = _by_groups(q, group, lambda t, q_g, tab, ok: [_block_piece(q_g, t, k, v, tab, ok, allowed, block_size)],
+                     _rows_by_group(table, G), _rows_by_group(slot_valid, G))
     return _finish(out, length, dtype)
 
 
@@ -465,9 +518,12 @@ def strided_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Flo
     pattern = functools.partial(_strided, stride=stride, causal=causal)
     near = _within(lambda t, s: pattern(t, s) & (abs(t - s) < stride), length)
     far = _within(lambda t, s: pattern(t, s) & (abs(t - s) >= stride), length)
-    table, slot_valid = _offset_table(T // block_size, _window_offsets(stride // block_size, causal))
-    out = _attend([_block_piece(q, k, v, table, slot_valid, near, block_size),
-                   _columns_piece(q, k, v, stride, far)])
+    table, slot_valid = _offset_table(T // block_size, _window_offsets(stride // block_size, causal))  # [T/b, M]
+    group = _group_size(T, block_size, table.shape[1] * block_size + T // stride, unit=stride)  # within a chunk
+    G = group // block_size
+    out = _by_groups(q, group, lambda t, q_g, tab, ok: [_block_piece(q_g, t, k, v, tab, ok, near, block_size),
+                                                         _columns_piece(q_g, t, k, v, stride, far)],
+                     _rows_by_group(table, G), _rows_by_group(slot_valid, G))
     return _finish(out, length, dtype)
 
 
@@ -497,12 +553,18 @@ def fixed_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Float
     # Blocks of the query's chunk: table[i] = (i // per_chunk) * per_chunk + 0 .. per_chunk - 1.
     table = (np.arange(T // block_size) // per_chunk * per_chunk)[:, None] + np.arange(per_chunk)[None, :]
     own = _within(lambda t, s: pattern(t, s) & (t // stride == s // stride), length)
-    pieces = [_block_piece(q, k, v, jnp.asarray(table, jnp.int32), jnp.ones(table.shape, bool), own, block_size)]
-    if num_summary:
-        summary = (np.arange(0, T, stride)[:, None] + np.arange(stride - num_summary, stride)[None, :]).reshape(-1)
-        other = _within(lambda t, s: pattern(t, s) & (t // stride != s // stride), length)
-        pieces.append(_keys_piece(q, k, v, jnp.asarray(summary, jnp.int32), other))
-    return _finish(_attend(pieces), length, dtype)
+    other = _within(lambda t, s: pattern(t, s) & (t // stride != s // stride), length)
+    summary = jnp.asarray((np.arange(0, T, stride)[:, None]
+                           + np.arange(stride - num_summary, stride)[None, :]).reshape(-1), jnp.int32)  # [c T/l]
+    k_sum, v_sum = k[summary], v[summary]  # [c T/l, N, K]: gathered once, shared by every group
+
+    def pieces(t, q_g, tab):
+        own_chunk = _block_piece(q_g, t, k, v, tab, jnp.ones(tab.shape, bool), own, block_size)
+        return [own_chunk, _keys_piece(q_g, t, k_sum, v_sum, summary, other)] if num_summary else [own_chunk]
+
+    group = _group_size(T, block_size, stride + summary.shape[0])
+    out = _by_groups(q, group, pieces, _rows_by_group(jnp.asarray(table, jnp.int32), group // block_size))
+    return _finish(out, length, dtype)
 
 
 def longformer_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Float[Array, "T N K"], *,
@@ -526,15 +588,22 @@ def longformer_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: 
     dtype = q.dtype
     q, k, v, length = _prepare(q, k, v, lengths, name)
     pattern = functools.partial(_longformer, window=window, is_global=is_global, causal=causal)
-    table, slot_valid = _offset_table(T // block_size, _window_offsets(window // block_size, causal))
-    pieces = [_block_piece(q, k, v, table, slot_valid, _within(lambda t, s: pattern(t, s) & ~is_global[s], length),
-                           block_size)]
+    table, slot_valid = _offset_table(T // block_size, _window_offsets(window // block_size, causal))  # [T/b, M]
+    near = _within(lambda t, s: pattern(t, s) & ~is_global[s], length)
+    g = jnp.asarray(positions, jnp.int32)  # [G]
+    k_g, v_g = k[g], v[g]  # [G, N, K]
+
+    def pieces(t, q_g, tab, ok):
+        window_keys = _block_piece(q_g, t, k, v, tab, ok, near, block_size)
+        return [window_keys, _keys_piece(q_g, t, k_g, v_g, g, _within(pattern, length))] if positions.size \
+            else [window_keys]
+
+    group = _group_size(T, block_size, table.shape[1] * block_size + positions.size)
+    G = group // block_size
+    out = _by_groups(q, group, pieces, _rows_by_group(table, G), _rows_by_group(slot_valid, G))
     if positions.size:
-        g = jnp.asarray(positions, jnp.int32)  # [G]
-        pieces.append(_keys_piece(q, k, v, g, _within(pattern, length)))
-        out = _attend(pieces).at[g].set(_global_rows(q, k, v, g, _within(pattern, length)))
-    else:
-        out = _attend(pieces)
+        out = out.at[g].set(_global_rows(q, k, v, g, _within(pattern, length), block_size,
+                                              _visible_keys(positions, T, block_size, causal)))
     return _finish(out, length, dtype)
 
 
@@ -569,13 +638,17 @@ def bigbird_attention(q: Float[Array, "T N K"], k: Float[Array, "T N K"], v: Flo
             num_valid_blocks=-(-clamp_lengths(length, T) // b))  # [T/b, r]; computed with L: clamp
         table = jnp.concatenate([table, rand], axis=1)  # [T/b, w_b + r]
         slot_valid = jnp.concatenate([slot_valid, rand_valid], axis=1)  # [T/b, w_b + r]
-    pieces = [_block_piece(q, k, v, table, slot_valid, element, b)]
+    global_keys = jnp.arange(g * b, dtype=jnp.int32)  # [g b]
+    k_g, v_g = k[:g * b], v[:g * b]  # [g b, N, K]
+
+    def pieces(t, q_g, tab, ok):
+        blocks = _block_piece(q_g, t, k, v, tab, ok, element, b)
+        return [blocks, _keys_piece(q_g, t, k_g, v_g, global_keys, element)] if g else [blocks]
+
+    group = _group_size(T, b, (table.shape[1] + g) * b)
+    out = _by_groups(q, group, pieces, _rows_by_group(table, group // b), _rows_by_group(slot_valid, group // b))
     if g:
-        global_keys = jnp.arange(g * b, dtype=jnp.int32)  # [g b]
-        pieces.append(_keys_piece(q, k, v, global_keys, element))
-        out = _attend(pieces).at[:g * b].set(_global_rows(q, k, v, global_keys, element))
-    else:
-        out = _attend(pieces)
+        out = out.at[:g * b].set(_global_rows(q, k, v, global_keys, element, b, g * b if causal else T))
     return _finish(out, length, dtype)
 
 
