@@ -10,6 +10,7 @@ jit), `causal` a static bool.
     masks        causal_mask, length_mask, padding_mask, combine, zero_padding (shared by every variant)
     dot_product  dot_product_attention (dense reference), blockwise_attention (online
                  softmax, linear memory, custom backward), attention (picks one)
+    flash        fused GPU kernels (cuDNN, Pallas flash attention) and the rule that picks one
     multi_head   MultiHeadAttention: projections, grouped-query heads, rotary, KV cache
     kv_cache     the cache itself: init, update, mask
     positional   sinusoidal, learned, rotary

@@ -35,7 +35,8 @@ log-sum-exp L = m + log l instead of storing A:
 so memory is linear in T and S. Causal attention skips the tiles above the
 diagonal (half the work). Dropout on A draws its bits per tile from
 fold_in(key, tile), the same in both passes. `attention(..., impl="auto")`
-picks between the two paths.
+picks between the two paths, or on a GPU a fused kernel of
+`seqmodels.attention.flash` (cuDNN or Pallas) where its constraints hold.
 """
 
 import dataclasses
@@ -48,6 +49,7 @@ import numpy as np
 from jax import lax
 
 from seqmodels.array_types import Array, Bool, Float, Int, Key
+from seqmodels.attention import flash
 from seqmodels.attention import masks as masks_lib
 from seqmodels.nn import dropout
 from seqmodels.nn.lengths import check_lengths
@@ -58,6 +60,7 @@ AUTO_BLOCKWISE_MIN_LENGTH = 512
 # Tile size: the lowest peak memory and, on CPU, about the fastest; larger tiles (256-512) can be faster,
 # e.g. on accelerators: pass block_size= (figures: benchmarks/README.md).
 DEFAULT_BLOCK_SIZE = 128
+IMPLS = ("auto", "dense", "blockwise", "cudnn", "pallas")  # see `attention`
 
 
 # --------------------------------------------------------------------------- checks
@@ -373,23 +376,34 @@ def _blockwise_backward(cfg: _Tiling, q, k, v, aux, y, lse, dy):
     return jnp.swapaxes(dq_t, 1, 2), dk, dv  # dq: [N, T, K]
 
 
+def _per_example(fn, cfg):
+    """fn(cfg, ...), which a vmap on the CPU runs as a loop over the batch instead of vectorising it.
+
+    A vectorised tile is [B, N, Bq, Bk]: B times too large for the cache, and every op of the tile step
+    streams it from memory; one example's stays in cache (2.6x faster at B=8: benchmarks/README.md).
+    Accelerators keep the vectorised tile (their parallelism is the batch).
+    """
+    fn = functools.partial(fn, cfg)
+    return jax.custom_batching.sequential_vmap(fn) if jax.default_backend() == "cpu" else fn
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _blockwise_call(cfg, q, k, v, aux):
     """y: [N, T, K'] with the custom backward below (`cfg` static; `aux`: masks, lengths, dropout key)."""
-    y, _ = _blockwise_forward(cfg, (q * cfg.scale).astype(q.dtype), k, v, aux)
+    y, _ = _per_example(_blockwise_forward, cfg)((q * cfg.scale).astype(q.dtype), k, v, aux)
     return y.astype(q.dtype)
 
 
 def _blockwise_fwd(cfg, q, k, v, aux):
     qs = (q * cfg.scale).astype(q.dtype)
-    y, lse = _blockwise_forward(cfg, qs, k, v, aux)
+    y, lse = _per_example(_blockwise_forward, cfg)(qs, k, v, aux)
     y = y.astype(q.dtype)
     return y, (qs, k, v, aux, y, lse)  # linear in T and S (plus a user mask, if any)
 
 
 def _blockwise_bwd(cfg, residuals, dy):
     qs, k, v, aux, y, lse = residuals
-    dq, dk, dv = _blockwise_backward(cfg, qs, k, v, aux, y.astype(jnp.float32), lse, dy)
+    dq, dk, dv = _per_example(_blockwise_backward, cfg)(qs, k, v, aux, y.astype(jnp.float32), lse, dy)
     dq = dq * cfg.scale  # the forward scaled q before the scan
     no_grad = jax.tree.map(lambda _: None, aux)
     return dq.astype(qs.dtype), dk.astype(k.dtype), dv.astype(v.dtype), no_grad
@@ -463,27 +477,53 @@ def attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: Float[Arra
               mask: Bool[Array, "..."] | None = None, causal: bool = False,
               lengths: Int[Array, ""] | None = None, query_lengths: Int[Array, ""] | None = None,
               scale: float | None = None, drop_rate: float = 0.0, key: Key | None = None,
-              deterministic: bool = False, impl: str = "auto",
+              deterministic: bool = False, impl: str = "auto", window: int | None = None,
               block_size: int = DEFAULT_BLOCK_SIZE) -> Float[Array, "T N K'"]:
-    """Dot-product attention by the best path: impl in {"auto", "dense", "blockwise"}.
+    """Dot-product attention by the best path: impl in {"auto", "dense", "blockwise", "cudnn", "pallas"}.
 
-    "auto" takes the blockwise path when S >= AUTO_BLOCKWISE_MIN_LENGTH, the
-    dense one otherwise. The blockwise path pads T and S up to a multiple of
-    the block size (padded keys masked, padded queries dropped), so any
-    length works here.
+    "auto" takes a fused kernel on GPU where `flash.choose_impl` allows one
+    (cuDNN, else the Pallas kernel), else the blockwise path when
+    S >= AUTO_BLOCKWISE_MIN_LENGTH and the dense one below. The blockwise
+    path pads T and S up to a multiple of the block size (padded keys
+    masked, padded queries dropped), so any length works here. `window`
+    (with `causal`): query t sees keys t - window < s <= t only.
     """
-    if impl not in ("auto", "dense", "blockwise"):
-        raise ValueError(f"attention: impl must be 'auto', 'dense' or 'blockwise', got {impl!r}")
-    check_block_size("attention", block_size=block_size)
-    T, S, N, _, _ = check_qkv(q, k, v)
+    if impl not in IMPLS:
+        raise ValueError(f"attention: impl must be one of {IMPLS}, got {impl!r}")
+    check_block_size("attention", block_size=block_size, window=window)
+    if window is not None and not causal:
+        raise ValueError(f"attention: window={window} needs causal=True (a causal sliding window)")
+    T, S, N, _, K = check_qkv(q, k, v)
+    same_lengths = query_lengths is lengths or (_is_static_int(lengths) and _is_static_int(query_lengths)
+                                                and int(lengths) == int(query_lengths))
     lengths, query_lengths = check_pad_lengths(lengths, query_lengths, T, S, "attention")
-    if impl == "dense" or (impl == "auto" and S < AUTO_BLOCKWISE_MIN_LENGTH):
-        return dot_product_attention(q, k, v, mask=mask, causal=causal, lengths=lengths,
-                                     query_lengths=query_lengths, scale=scale, drop_rate=drop_rate,
-                                     key=key, deterministic=deterministic)
     masks_lib.check_mask(mask, N, T, S)
     if causal:
         masks_lib.check_causal(T, S)
+    dropping = drop_rate > 0.0 and not deterministic
+    if impl == "auto":
+        impl = flash.choose_impl(backend=jax.default_backend(), dtype=q.dtype, head_dim=K, value_head_dim=v.shape[-1],
+                                 T=T, S=S, causal=causal, lengths=lengths is not None,
+                                 query_lengths=query_lengths is not None, same_lengths=same_lengths,
+                                 window=window, mask=mask is not None, dropout=dropping)
+        impl = {"xla": "blockwise" if S >= AUTO_BLOCKWISE_MIN_LENGTH else "dense"}.get(impl, impl)
+    if impl in ("cudnn", "pallas") and (mask is not None or dropping):
+        raise ValueError(f"attention: impl={impl!r} takes no mask and no dropout; use 'dense' or 'blockwise'")
+    if impl == "cudnn":
+        return flash.cudnn_attention(q, k, v, causal=causal, lengths=lengths, query_lengths=query_lengths,
+                                     window=window, scale=scale)
+    if impl == "pallas":
+        if window is not None:
+            raise ValueError("attention: the Pallas kernel has no sliding window; use impl='cudnn' or 'blockwise'")
+        return flash.pallas_attention(q, k, v, causal=causal, lengths=lengths, query_lengths=query_lengths,
+                                      scale=scale)  # key lengths are the query lengths there
+    if window is not None:  # the XLA paths take the window as a [T, S] mask
+        t, s = jnp.arange(T)[:, None], jnp.arange(S)[None, :]
+        mask = masks_lib.combine(mask, s > t - window)  # [T, S] or [N, T, S]
+    if impl == "dense":
+        return dot_product_attention(q, k, v, mask=mask, causal=causal, lengths=lengths,
+                                     query_lengths=query_lengths, scale=scale, drop_rate=drop_rate,
+                                     key=key, deterministic=deterministic)
     bq, bk = min(block_size, T), min(block_size, S)
     Tp, Sp = -(-T // bq) * bq, -(-S // bk) * bk
     common = dict(causal=causal, query_lengths=query_lengths, scale=scale, drop_rate=drop_rate, key=key,
@@ -503,7 +543,7 @@ def attention(q: Float[Array, "T N K"], k: Float[Array, "S N' K"], v: Float[Arra
     return y[:T]
 
 
-__all__ = ["attention", "dot_product_attention", "attention_weights", "masked_softmax", "blockwise_attention",
-           "blockwise_dropout_factors", "build_mask", "check_block_size", "check_pad_lengths", "check_qkv",
-           "check_qkv_same_heads",
+__all__ = ["attention", "IMPLS", "dot_product_attention", "attention_weights", "masked_softmax",
+           "blockwise_attention", "blockwise_dropout_factors", "build_mask", "check_block_size", "check_pad_lengths",
+           "check_qkv", "check_qkv_same_heads",
            "AUTO_BLOCKWISE_MIN_LENGTH", "DEFAULT_BLOCK_SIZE"]

@@ -161,7 +161,7 @@ class MultiHeadAttention:
     drop_rate: float = 0.0  # dropout on the attention weights (training only)
     rotary: bool = False  # rotary position embedding on q and k (self-attention)
     rotary_base: float = 10000.0
-    impl: str = "auto"  # "auto" | "dense" | "blockwise" (see dot_product.attention)
+    impl: str = "auto"  # "auto" | "dense" | "blockwise" | "cudnn" | "pallas" (see dot_product.attention)
     block_size: int = dot_product.DEFAULT_BLOCK_SIZE
     kind: AttentionKind = DENSE  # a long-range self-attention (sparse, Performer) instead of dense
 
@@ -180,8 +180,8 @@ class MultiHeadAttention:
                              f"num_kv_heads={self.kv_heads}")
         if self.rotary and self.head_dim % 2:
             raise ValueError(f"MultiHeadAttention: rotary needs an even head_dim, got {self.head_dim}")
-        if self.impl not in ("auto", "dense", "blockwise"):
-            raise ValueError(f"MultiHeadAttention: impl must be 'auto', 'dense' or 'blockwise', got {self.impl!r}")
+        if self.impl not in dot_product.IMPLS:
+            raise ValueError(f"MultiHeadAttention: impl must be one of {dot_product.IMPLS}, got {self.impl!r}")
         if not isinstance(self.kind, AttentionKind):
             raise ValueError(f"MultiHeadAttention: kind must be an AttentionKind, got {self.kind!r}")
         if self.kind.name != "dense" and self.drop_rate:

@@ -308,3 +308,17 @@ def test_build_mask_combines_everything():
     m = dp.build_mask(4, 4, 2, causal=True, lengths=3, query_lengths=2, mask=jnp.ones((2, 4, 4), bool))
     expected = masks.causal_mask(4) & masks.padding_mask(3, 4, query_lengths=2)
     np.testing.assert_array_equal(m, jnp.broadcast_to(expected, (2, 4, 4)))
+
+
+def test_blockwise_under_vmap_loops_over_the_batch_with_the_same_values_and_gradients():
+    """On the CPU a vmap runs the blockwise kernel example by example (a loop, not a batched tile)."""
+    B, T, N, K = 3, 48, 2, 8
+    q, k, v, g = (jax.random.normal(key, (B, T, N, K)) for key in jax.random.split(jax.random.key(7), 4))
+    lengths = jnp.array([48, 30, 5])
+    loss = lambda fn: lambda q, k, v: jnp.sum(jax.vmap(  # noqa: E731
+        lambda q, k, v, n: fn(q, k, v, causal=True, lengths=n, query_lengths=n))(q, k, v, lengths) * g)
+    blockwise = jax.jit(jax.value_and_grad(loss(functools.partial(dp.blockwise_attention, block_size=16)),
+                                           argnums=(0, 1, 2)))
+    dense = jax.value_and_grad(loss(dp.dot_product_attention), argnums=(0, 1, 2))
+    for a, b in zip(jax.tree.leaves(blockwise(q, k, v)), jax.tree.leaves(dense(q, k, v))):
+        np.testing.assert_allclose(a, b, atol=2e-5, rtol=2e-5)
