@@ -4,10 +4,14 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
+
+from seqmodels.training import precision
 
 
 def machine() -> str:
@@ -86,3 +90,49 @@ def sgd_step(loss_fn, learning_rate: float = 1e-3):
 
 def mse(y, target):
     return jnp.mean(jnp.square(y - target))
+
+
+def in_dtype(loss_fn, dtype: str):
+    """loss_fn(params, x, target) with params and x cast to `dtype` inside (float32 master params, float32
+    gradients: the policy of seqmodels.training.precision, config.precision); itself for float32."""
+    if dtype == "float32":
+        return loss_fn
+    return lambda params, x, target: loss_fn(precision.cast_floating(params, dtype), x.astype(dtype), target)
+
+
+def torch_rows(benchmark: str, python: str | None, args: dict, dtypes: list[str], timeout: float = 1800) -> dict:
+    """benchmarks/torch_cases.py's rows for `benchmark` (rnn | conv) under `python`; {"status": ...} if none."""
+    if python is None:
+        return {"status": "skipped: no torch here (pass --torch_python=VENV/bin/python)"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = [python, os.path.join(root, "benchmarks", "torch_cases.py"), benchmark, "--dtypes", ",".join(dtypes),
+           *(f"--{k}={v}" for k, v in args.items())]
+    return run_json(cmd, timeout=timeout, cwd=root)
+
+
+def torch_python(path: str | None) -> str | None:
+    """The interpreter that runs torch rows: `path` (a --torch_python flag), else this one if it imports
+    torch, else None (torch rows skipped). torch stays out of the project's venv: see the `bench` extra."""
+    if path:
+        return path
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None
+    return sys.executable
+
+
+def run_json(cmd: list[str], *, timeout: float, cwd: str | None = None) -> dict:
+    """Run `cmd` (a benchmark case, possibly under another interpreter) and return the last line of its
+    stdout that is a JSON object; {"status": reason} if it failed, timed out or printed none."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        return {"status": f"timed out after {timeout} s"}
+    except OSError as e:
+        return {"status": f"failed to start {cmd[0]}: {e}"}
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+    return {"status": f"failed (exit {done.returncode}): {tail[0][:200]}"}

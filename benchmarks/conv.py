@@ -11,7 +11,12 @@
    compiles to the same optimised HLO as the plain-lax one (only source
    metadata differs); flax's adds a pad per layer and runs its backward
    input convolutions over the padded length, so differences between these
-   three are small and, on a shared machine, mostly noise.
+   three are small and, on a shared machine, mostly noise. `--dtypes=float32,bfloat16`
+   times each case in each compute dtype (bfloat16: config.precision's policy,
+   `common.in_dtype`); PyTorch's row (8 `nn.Conv1d` with left padding,
+   benchmarks/torch_cases.py, under `torch.autocast` for bfloat16) runs in a
+   subprocess under --torch_python (default: this interpreter if it has
+   torch, else skipped).
 2. Generating 16,000 samples with a WaveNet of receptive field 1,025
    (dilations 1..512, 16 residual / 16 dilation / 32 skip channels, 256
    mu-law levels): streaming with ring buffers (`WaveNet.generate`) against
@@ -21,6 +26,7 @@
     python -m benchmarks.conv            # tables
     python -m benchmarks.conv --json     # one machine-readable JSON line
     python -m benchmarks.conv --quick    # smoke mode: small shapes, few samples
+    python -m benchmarks.conv --dtypes=float32,bfloat16 --torch_python=VENV/bin/python   # + bf16, + torch
 
 Compilation is excluded from every timing. On a shared machine, read the
 ratios (each round times every case once; best round reported).
@@ -39,6 +45,9 @@ from seqmodels.conv import ConvStack, WaveNet, conv1d, cycle_dilations
 flags.DEFINE_bool("json", False, "print one JSON line instead of the tables")
 flags.DEFINE_bool("quick", False, "smoke mode: small shapes, few samples (seconds)")
 flags.DEFINE_integer("repeats", 5, "timed rounds of the training steps (best reported)")
+flags.DEFINE_list("dtypes", ["float32"], "compute dtypes of the training steps: float32, bfloat16")
+flags.DEFINE_string("torch_python", None, "python of a venv with torch for the torch row (default: this one, "
+                    "if it has torch; else it is skipped)")
 FLAGS = flags.FLAGS
 
 FULL = dict(batch=16, time=4096, channels=64, layers=8, kernel=3, samples=16000, max_exponent=9,
@@ -106,7 +115,7 @@ CASES = {"seqmodels": seqmodels_case, "flax": flax_case, "lax": lax_case,
          "shifted_matmuls": shifted_matmul_case}
 
 
-def bench_training(cfg, repeats):
+def bench_training(cfg, repeats, dtypes=("float32",), torch_python=None):
     spec = ConvStack(cfg["channels"], (cfg["channels"],) * cfg["layers"], kernel_size=cfg["kernel"],
                      dilations=tuple(2 ** l for l in range(cfg["layers"])))
     kx, kt, kp = jax.random.split(jax.random.key(0), 3)
@@ -115,15 +124,26 @@ def bench_training(cfg, repeats):
     fns = {}
     for name, case in CASES.items():
         params, loss = case(spec, kp, x)
-        step = common.sgd_step(loss).lower(params, x, target).compile()
-        fns[name] = (lambda step, params: lambda: step(params, x, target))(step, params)
+        for dtype in dtypes:
+            step = common.sgd_step(common.in_dtype(loss, dtype)).lower(params, x, target).compile()
+            fns[name, dtype] = (lambda step, params: lambda: step(params, x, target))(step, params)
     best = common.time_interleaved(fns, warmup=1, repeats=repeats)
+    torch = common.torch_rows("conv", torch_python, dict(batch=cfg["batch"], time=cfg["time"],
+                              channels=cfg["channels"], layers=cfg["layers"], kernel=cfg["kernel"],
+                              repeats=repeats), list(dtypes))
+    best.update({("torch", r["dtype"]): r["seconds"] for r in torch.get("rows", [])})
     tokens = cfg["batch"] * cfg["time"]
-    fastest_peer = min(v for k, v in best.items() if k in ("flax", "lax"))
-    rows = [{"case": name, "ms/step": round(1e3 * s, 2), "tokens/s": round(tokens / s),
-             "seqmodels speed-up": round(s / best["seqmodels"], 3)} for name, s in best.items()]
-    return {"rows": rows, "receptive_field": spec.receptive_field,
-            "seqmodels_vs_fastest_peer": round(fastest_peer / best["seqmodels"], 3)}
+    rows = [{"case": name, "dtype": dtype, "ms/step": round(1e3 * s, 2), "tokens/s": round(tokens / s),
+             "seqmodels speed-up": round(s / best["seqmodels", dtype], 3)} for (name, dtype), s in best.items()]
+    for r in rows:  # bf16 against the same case in float32
+        if r["dtype"] != "float32" and (r["case"], "float32") in best:
+            r["speed vs float32"] = round(best[r["case"], "float32"] / best[r["case"], r["dtype"]], 2)
+    vs_peer = {dtype: round(min(best[k, dtype] for k in ("flax", "lax")) / best["seqmodels", dtype], 3)
+               for dtype in dtypes}
+    return {"rows": rows, "receptive_field": spec.receptive_field, "torch": {k: v for k, v in torch.items()
+                                                                             if k != "rows"},
+            "seqmodels_vs_fastest_peer": vs_peer["float32"] if "float32" in vs_peer else vs_peer,
+            "seqmodels_vs_fastest_peer_by_dtype": vs_peer}
 
 
 # -- 2. WaveNet generation: streaming vs recomputing -------------------------------------
@@ -148,17 +168,17 @@ def bench_generation(cfg):
             "speedup": round(timings["recompute"] / timings["streaming"], 1)}
 
 
-def run(quick: bool = False, repeats: int = 5) -> dict:
+def run(quick: bool = False, repeats: int = 5, dtypes=("float32",), torch_python=None) -> dict:
     """Both benchmarks; returns the result dict (what --json prints)."""
     cfg = QUICK if quick else FULL
     return {"machine": common.machine(), "quick": quick, "config": cfg,
-            "training": bench_training(cfg, 1 if quick else repeats),
+            "training": bench_training(cfg, 1 if quick else repeats, dtypes, torch_python),
             "generation": bench_generation(cfg)}
 
 
 def main(argv):
     del argv
-    result = run(FLAGS.quick, FLAGS.repeats)
+    result = run(FLAGS.quick, FLAGS.repeats, tuple(FLAGS.dtypes), common.torch_python(FLAGS.torch_python))
     if FLAGS.json:
         common.dump_json(result)
         return
@@ -166,9 +186,10 @@ def main(argv):
     print(f"# {result['machine']}")
     print(f"\n1. training step, {cfg['layers']}-layer causal dilated stack (kernel {cfg['kernel']}, "
           f"{cfg['channels']} channels, receptive field {train['receptive_field']}), "
-          f"B={cfg['batch']}, T={cfg['time']}, float32")
-    common.print_table(train["rows"], ["case", "ms/step", "tokens/s", "seqmodels speed-up"])
-    print(f"seqmodels vs fastest peer (flax, lax): {train['seqmodels_vs_fastest_peer']}x")
+          f"B={cfg['batch']}, T={cfg['time']}; torch: {train['torch'].get('status', train['torch'].get('torch'))}")
+    common.print_table(train["rows"], ["case", "dtype", "ms/step", "tokens/s", "seqmodels speed-up",
+                                       "speed vs float32"])
+    print(f"seqmodels vs fastest peer (flax, lax): {train['seqmodels_vs_fastest_peer_by_dtype']}")
     print(f"\n2. WaveNet generation of {gen['samples']} samples, receptive field {gen['receptive_field']}")
     print(f"streaming {gen['streaming_s']} s ({gen['streaming_samples_per_s']} samples/s), "
           f"recompute {gen['recompute_s']} s: {gen['speedup']}x faster, "

@@ -1,11 +1,17 @@
-"""Training-step throughput of LSTM and GRU: seqmodels against flax and equinox.
+"""Training-step throughput of LSTM and GRU: seqmodels against flax, equinox and PyTorch.
 
     python -m benchmarks.rnn            # the table
     python -m benchmarks.rnn --json     # one machine-readable line
+    python -m benchmarks.rnn --dtypes=float32,bfloat16 --torch_python=VENV/bin/python   # + bf16, + torch
 
 One training step = forward over [B, T, D], mean-squared loss against a fixed
-target, backward, and a plain SGD update, float32, jitted, in ONE process so
-the ratios compare like with like. Default shapes: B=32, T=256, D=64, H=256.
+target, backward, and a plain SGD update, jitted, in ONE run so the ratios
+compare like with like. Default shapes: B=32, T=256, D=64, H=256. bfloat16:
+every JAX case under config.precision's policy (params and x cast to bf16
+inside the loss, float32 master params and gradients: `common.in_dtype`),
+PyTorch under `torch.autocast`. The torch rows (benchmarks/torch_cases.py)
+run in a subprocess under --torch_python (default: this interpreter if it
+has torch, else skipped), after the JAX cases.
 """
 
 import functools
@@ -30,6 +36,9 @@ flags.DEFINE_list("cases", [], "subset of case names to run (default: all)")
 flags.DEFINE_enum("fused_settings", "auto", ["auto", "cpu", "gpu"],
                   "the fused kernels' tanh/chunk/unroll settings: auto = those of the backend it runs on; "
                   "cpu / gpu force one backend's (seqmodels.recurrence.fused.SETTINGS_BACKEND)")
+flags.DEFINE_list("dtypes", ["float32"], "compute dtypes, each case in each: float32, bfloat16")
+flags.DEFINE_string("torch_python", None, "python of a venv with torch for the torch rows (default: this one, "
+                    "if it has torch; else they are skipped)")
 flags.DEFINE_bool("json", False, "print one JSON line instead of the table")
 FLAGS = flags.FLAGS
 
@@ -57,8 +66,10 @@ def flax_case(cell_cls):
         model = nn.RNN(cell_cls(features=FLAGS.hidden))
         params = model.init(key, xs)
 
-        def loss(params, xs, target):
-            return common.mse(model.apply(params, xs), target)
+        def loss(params, xs, target):  # the carry in the compute dtype (flax would make it param_dtype)
+            carry = model.cell.initialize_carry(jax.random.key(0), xs[:, 0].shape)
+            return common.mse(model.apply(params, xs, initial_carry=jax.tree.map(
+                lambda c: c.astype(xs.dtype), carry)), target)
 
         return params, loss
 
@@ -75,7 +86,7 @@ def equinox_case(kind):
 
         def run(params, x):  # x: [T, D]
             cell = eqx.combine(params, static)
-            h0 = jnp.zeros((FLAGS.hidden,))
+            h0 = jnp.zeros((FLAGS.hidden,), x.dtype)
             carry0 = (h0, h0) if kind == "lstm" else h0
 
             def body(carry, x_t):
@@ -129,27 +140,37 @@ def main(argv):
         if FLAGS.cases and name not in FLAGS.cases:
             continue
         params, loss = build(kp, xs)
-        fns[name] = functools.partial(common.sgd_step(loss), params, xs, target)
+        for dtype in FLAGS.dtypes:
+            fns[name, dtype] = functools.partial(common.sgd_step(common.in_dtype(loss, dtype)), params, xs, target)
     best = common.time_interleaved(fns, repeats=FLAGS.repeats)
-    rows = [{"case": name, "ms/step": round(1e3 * s, 1), "tokens/s": int(B * T / s)} for name, s in best.items()]
+    torch = common.torch_rows("rnn", common.torch_python(FLAGS.torch_python), dict(
+        batch=B, time=T, input=D, hidden=H, repeats=FLAGS.repeats), FLAGS.dtypes)
+    best.update({(r["case"], r["dtype"]): r["seconds"] for r in torch.get("rows", [])})
+    rows = [{"case": name, "dtype": dtype, "ms/step": round(1e3 * s, 1), "tokens/s": int(B * T / s)}
+            for (name, dtype), s in best.items()]
 
     for family in ("lstm", "gru"):
-        fam = [r for r in rows if r["case"].startswith(family + "/")]
-        peers = [r for r in fam if "seqmodels" not in r["case"]]
-        if not peers:
-            continue
-        best_peer = min(peers, key=lambda r: r["ms/step"])
-        for r in fam:
-            r["speed vs fastest peer"] = round(best_peer["ms/step"] / r["ms/step"], 2)
+        for dtype in FLAGS.dtypes:
+            fam = [r for r in rows if r["case"].startswith(family + "/") and r["dtype"] == dtype]
+            peers = [r for r in fam if "seqmodels" not in r["case"]]
+            if not peers:
+                continue
+            best_peer = min(peers, key=lambda r: r["ms/step"])
+            for r in fam:
+                r["speed vs fastest peer"] = round(best_peer["ms/step"] / r["ms/step"], 2)
+    for r in rows:  # bf16 against the same case in float32
+        if r["dtype"] != "float32" and (r["case"], "float32") in best:
+            r["speed vs float32"] = round(best[r["case"], "float32"] / best[r["case"], r["dtype"]], 2)
 
     if FLAGS.json:
         common.dump_json({"benchmark": "rnn", "machine": common.machine(),
-                          "fused_settings": FLAGS.fused_settings, "shape": {"B": B, "T": T, "D": D, "H": H}, "rows": rows})
+                          "fused_settings": FLAGS.fused_settings, "shape": {"B": B, "T": T, "D": D, "H": H},
+                          "rows": rows, "torch": {k: v for k, v in torch.items() if k != "rows"}})
     else:
         print(f"machine: {common.machine()}")
-        print(f"training step (fwd + bwd + SGD), float32, B={B} T={T} D={D} H={H}, "
-              f"fused kernels' settings: {FLAGS.fused_settings}")
-        common.print_table(rows, ["case", "ms/step", "tokens/s", "speed vs fastest peer"])
+        print(f"training step (fwd + bwd + SGD), B={B} T={T} D={D} H={H}, "
+              f"fused kernels' settings: {FLAGS.fused_settings}; torch: {torch.get('status', torch.get('torch'))}")
+        common.print_table(rows, ["case", "dtype", "ms/step", "tokens/s", "speed vs fastest peer", "speed vs float32"])
 
 
 if __name__ == "__main__":
