@@ -34,6 +34,15 @@ JAX_PROCESS_ID variables); the workdir must be one shared directory (NFS, a
 mounted bucket). Process 0 writes the logs, metrics and results; all processes save and
 restore the checkpoints together; killed, every process is started again.
 
+    srun python -m experiments.char_lm --workdir=/shared/runs/lm --distributed      # Slurm: JAX reads SLURM_*
+    gcloud compute tpus tpu-vm ssh TPU --zone=ZONE --worker=all \
+        --command="cd seqmodels && python -m experiments.char_lm --workdir=/mnt/shared/lm --distributed"
+    python -m experiments.char_lm --workdir=/nfs/runs/lm --distributed \
+        --coordinator_address=host0:1234 --num_processes=N --process_id=I          # N GPU hosts by hand
+
+(only the two-process localhost form, tests/training/test_multihost.py, has been run here; the others
+follow JAX's documented cluster detection).
+
 Started again with the same command and workdir, a run resumes from its latest
 checkpoint. With `--reevaluate` nothing trains: the checkpoints the run kept
 are evaluated with the evaluation code as it is now (DIR/reevaluation.json),
