@@ -43,9 +43,12 @@ def test_adapter_trains_inside_a_flax_model():
         logits = model.apply({"params": params}, xs, lengths)
         return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
+    @jax.jit
+    def step(params, opt_state):
+        updates, opt_state = opt.update(jax.grad(loss_fn)(params), opt_state)
+        return optax.apply_updates(params, updates), opt_state
+
     first = float(loss_fn(params))
     for _ in range(30):
-        grads = jax.grad(loss_fn)(params)
-        updates, opt_state = opt.update(grads, opt_state)
-        params = optax.apply_updates(params, updates)
+        params, opt_state = step(params, opt_state)
     assert float(loss_fn(params)) < 0.5 * first
