@@ -37,3 +37,12 @@ def select_on_validation(config, *, num_valid: int, metric: str, eval_every: int
     config.eval_every = eval_every
     config.restore_best = True
     config.early_stopping = dict(metric=f"valid_{metric}", mode="min", patience=0)  # never stops: selects only
+
+
+def few_label_fields(config: ml_collections.ConfigDict) -> None:
+    """The fields of the few-label protocol (experiments/label_fractions.py): seeds, inits, stage, init."""
+    config.seed = 0  # overwritten per sub-run by each of `seeds`
+    config.seeds = (0, 1, 2)  # one fine-tuning sub-run per seed x label fraction x init
+    config.inits = ("scratch", "pretrained")
+    config.stage = "finetune"  # the "pretrain" sub-run sets "pretrain"
+    config.init = "scratch"  # set per sub-run

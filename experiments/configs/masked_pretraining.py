@@ -15,16 +15,12 @@ loaded 2-vCPU AMD EPYC (load 20-36). `:small` is the CI config (seconds of CPU).
 
 import ml_collections
 
-from experiments.configs import optimizer_config
+from experiments.configs import few_label_fields, optimizer_config
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.seed = 0  # overwritten per sub-run by each of `seeds`
-    config.seeds = (0, 1, 2)  # one fine-tuning sub-run per seed x label fraction x init
-    config.inits = ("scratch", "pretrained")
-    config.stage = "finetune"  # the "pretrain" sub-run sets "pretrain"
-    config.init = "scratch"  # set per sub-run
+    few_label_fields(config)
     config.num_steps = 2000  # fine-tuning Adam updates where fraction_num_steps is ()
     config.fraction_num_steps = (300, 1000, 2000)  # per label fraction (40, 400, 4000 labels)
     config.batch_size = 100  # at most the number of labelled sequences

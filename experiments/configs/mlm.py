@@ -15,17 +15,13 @@ at chance; 74.2 / 99.7% at 100% (seeds 0, 1 only). On a 2-vCPU AMD EPYC at load 
 
 import ml_collections
 
-from experiments.configs import optimizer_config
+from experiments.configs import few_label_fields, optimizer_config
 from experiments.configs import sentiment as sentiment_config
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.seed = 0  # overwritten per sub-run by each of `seeds`
-    config.seeds = (0, 1, 2)  # one fine-tuning sub-run per seed x label fraction x init
-    config.inits = ("scratch", "pretrained")
-    config.stage = "finetune"  # the "pretrain" sub-run sets "pretrain"
-    config.init = "scratch"  # set per sub-run
+    few_label_fields(config)
     config.num_steps = 1000  # fine-tuning Adam updates where fraction_num_steps is () (e.g. for other fractions)
     config.fraction_num_steps = (300, 600, 1000)  # per label fraction: 40 / 400 labels are memorised (training
     #                                               loss ~0) by step 300 / 600; 4000 need ~1000 to leave chance
